@@ -1,0 +1,94 @@
+"""Precoders and scores: NMSE, beamforming gain (cosine similarity), spectral efficiency (MRT, ZF).
+
+Convention: ``h`` [..., num_bs_ant, num_subcarriers] is the downlink channel from the BS array to a
+single-antenna UE; a precoder ``w`` [num_bs_ant] on subcarrier k gives the received amplitude h_k^T w.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_EPS = 1e-30
+
+
+def nmse(h: np.ndarray, h_hat: np.ndarray) -> np.ndarray:
+    """Normalised MSE ||h - h_hat||^2 / ||h||^2 per sample.
+
+    Args:
+        h, h_hat: [..., num_bs_ant, num_subcarriers], complex.
+
+    Returns:
+        [...], float64, linear NMSE.
+    """
+    err = np.sum(np.abs(h - h_hat) ** 2, axis=(-2, -1))
+    ref = np.sum(np.abs(h) ** 2, axis=(-2, -1))
+    return err / np.maximum(ref, _EPS)
+
+
+def to_db(x: np.ndarray | float) -> np.ndarray:
+    """10*log10(x), with a floor at -300 dB for zeros."""
+    return 10.0 * np.log10(np.maximum(np.asarray(x, dtype=np.float64), 1e-30))
+
+
+def cosine_similarity(h: np.ndarray, h_hat: np.ndarray) -> np.ndarray:
+    """Beamforming gain of MRT on ``h_hat`` relative to perfect CSI, averaged over subcarriers.
+
+    rho = mean_k |h_hat_k^H h_k| / (||h_hat_k|| ||h_k||), in [0, 1].
+
+    Args:
+        h, h_hat: [..., num_bs_ant, num_subcarriers], complex.
+
+    Returns:
+        [...], float64.
+    """
+    inner = np.abs(np.sum(np.conj(h_hat) * h, axis=-2))
+    den = np.linalg.norm(h_hat, axis=-2) * np.linalg.norm(h, axis=-2)
+    return np.mean(inner / np.maximum(den, _EPS), axis=-1)
+
+
+def mrt_se(h: np.ndarray, h_hat: np.ndarray, snr_db: float) -> np.ndarray:
+    """Spectral efficiency of one UE served alone with MRT built from ``h_hat``.
+
+    w_k = conj(h_hat_k) / ||h_hat_k||; SE = mean_k log2(1 + snr |h_k^T w_k|^2) [bit/s/Hz], where
+    ``snr`` is the transmit power over noise power for a channel of unit per-antenna gain.
+
+    Args:
+        h, h_hat: [..., num_bs_ant, num_subcarriers], complex.
+        snr_db: transmit SNR [dB].
+
+    Returns:
+        [...], float64 [bit/s/Hz].
+    """
+    snr = 10.0 ** (snr_db / 10.0)
+    w = np.conj(h_hat) / np.maximum(np.linalg.norm(h_hat, axis=-2, keepdims=True), _EPS)
+    gain = np.abs(np.sum(h * w, axis=-2)) ** 2
+    return np.mean(np.log2(1.0 + snr * gain), axis=-1)
+
+
+def zf_se(h: np.ndarray, h_hat: np.ndarray, snr_db: float) -> np.ndarray:
+    """Per-UE spectral efficiency of zero-forcing across UEs built from the reconstructions.
+
+    Per subcarrier, W = H_hat^H (H_hat H_hat^H)^-1 with unit-norm columns and power split equally; the
+    interference left by imperfect CSI counts as noise.
+
+    Args:
+        h, h_hat: [num_ues, num_bs_ant, num_subcarriers], complex (true channels at time of use and the
+            BS's reconstructions).
+        snr_db: total transmit SNR [dB].
+
+    Returns:
+        [num_ues], float64 [bit/s/Hz], averaged over subcarriers.
+    """
+    num_ues = h.shape[0]
+    snr_per_ue = 10.0 ** (snr_db / 10.0) / num_ues
+    hk = np.transpose(h, (2, 0, 1))  # [S, U, A]
+    hk_hat = np.transpose(h_hat, (2, 0, 1))
+    gram = hk_hat @ np.conj(np.transpose(hk_hat, (0, 2, 1)))  # [S, U, U]
+    reg = 1e-9 * np.trace(gram, axis1=1, axis2=2).real[:, None, None] / num_ues
+    w = np.conj(np.transpose(hk_hat, (0, 2, 1))) @ np.linalg.inv(gram + reg * np.eye(num_ues))  # [S, A, U]
+    w = w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), _EPS)
+    g = np.abs(hk @ w) ** 2  # [S, U(rx), U(stream)]
+    signal = np.diagonal(g, axis1=1, axis2=2)
+    interference = np.sum(g, axis=2) - signal
+    sinr = snr_per_ue * signal / (1.0 + snr_per_ue * interference)
+    return np.mean(np.log2(1.0 + sinr), axis=0)

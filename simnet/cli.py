@@ -1,0 +1,138 @@
+"""Command line: ``simnet run|plot|pretrain|evaluate`` and ``python run_sim.py SCENARIO``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from simnet.errors import SimnetError
+
+
+def default_cache_dir() -> Path:
+    """``$SIMNET_CACHE`` or ``~/.cache/simnet``: where generated channels are kept between runs."""
+    return Path(os.environ.get("SIMNET_CACHE", Path.home() / ".cache" / "simnet"))
+
+
+def _prepare_out(out: str | None, name: str, base: str, overwrite: bool) -> Path:
+    if out is None:
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        path = Path(base) / f"{name}-{stamp}"
+    else:
+        path = Path(out)
+    if (path / "manifest.json").exists() and not overwrite:
+        raise SimnetError(f"{path} already holds a run (manifest.json); give another --out or pass --overwrite")
+    path.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        for name_ in ("summary.csv", "reports.parquet", "slots.parquet", "packets.parquet", "finetunes.parquet"):
+            (path / name_).unlink(missing_ok=True)
+    return path
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load a scenario, run every policy variant, write tables, manifest and plots."""
+    from tqdm import tqdm
+
+    from simnet.config import load_scenario, to_dict
+    from simnet.engine import build_world, run_variant
+    from simnet.results import package_versions, summarize, write_manifest, write_summary, write_tables
+
+    t0 = time.perf_counter()
+    scenario = load_scenario(args.scenario, seed=args.seed, quick=args.quick)
+    cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    show = not args.quiet
+    with tqdm(total=100, desc="channels", disable=not show, leave=False) as bar:
+        world = build_world(scenario, cache_dir=cache, progress=lambda f: bar.update(round(100 * f) - bar.n))
+    out = _prepare_out(args.out, scenario.name, scenario.output.dir, args.overwrite)
+    manifest: dict[str, Any] = {
+        "status": "running", "scenario": to_dict(scenario), "scenario_file": str(args.scenario),
+        "seed": scenario.seed, "quick": bool(args.quick), "versions": package_versions(),
+        "channel": world.channel_info, "codec": world.codec_info, "cache_dir": str(cache) if cache else None,
+        "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    write_manifest(out, manifest)
+    num_dims = 2 * scenario.system.num_bs_ant * scenario.system.num_subcarriers
+    rows = []
+    for spec in scenario.policies:
+        with tqdm(total=100, desc=f"{spec.label:<24}", disable=not show) as bar:
+            rec = run_variant(world, spec, progress=lambda f, b=bar: b.update(round(100 * f) - b.n))
+        rows.append(summarize(spec.label, spec.type, spec.kw(), rec, num_dims))
+        write_tables(out, spec.label, spec.type, rec)
+        summary = write_summary(out, rows)
+    figures: list[str] = []
+    if scenario.output.plots and not args.no_plots:
+        from simnet.plots import plot_run
+
+        figures = [p.name for p in plot_run(out)]
+    manifest.update(status="complete", wall_time_s=round(time.perf_counter() - t0, 3), figures=figures)
+    write_manifest(out, manifest)
+    cols = ["variant", "total_bits_per_dim", "nmse_db", "cosine_sim", "se_bps_hz", "mean_csi_age_ms",
+            "num_model_updates"]
+    print(summary[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print(f"results: {out}  ({manifest['wall_time_s']:.1f} s)")
+    return 0
+
+
+def plot(args: argparse.Namespace) -> int:
+    from simnet.plots import plot_run
+
+    for p in plot_run(args.run_dir):
+        print(p)
+    return 0
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("scenario", help="scenario YAML file, e.g. scenarios/o2_dynamic.yaml")
+    p.add_argument("--out", help="run folder to write (default: <output.dir>/<name>-<UTC time>)")
+    p.add_argument("--seed", type=int, help="override the scenario's seed")
+    p.add_argument("--quick", action="store_true", help="apply the scenario's quick: block (a short run)")
+    p.add_argument("--cache-dir", help="channel cache folder (default: $SIMNET_CACHE or ~/.cache/simnet)")
+    p.add_argument("--no-cache", action="store_true", help="compute channels without the on-disk cache")
+    p.add_argument("--no-plots", action="store_true", help="skip drawing figures")
+    p.add_argument("--overwrite", action="store_true", help="allow writing into a folder that holds a run")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run_sim_main(argv: list[str] | None = None) -> int:
+    """Entry of ``python run_sim.py SCENARIO [--out DIR] [--seed N] [--quick]``."""
+    parser = argparse.ArgumentParser(prog="run_sim.py", description="Run a simnet scenario.")
+    _add_run_args(parser)
+    return _guard(lambda: run(parser.parse_args(argv)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry of the ``simnet`` console script."""
+    parser = argparse.ArgumentParser(prog="simnet", description="Neural CSI feedback simulator.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_run_args(sub.add_parser("run", help="run a scenario"))
+    p_plot = sub.add_parser("plot", help="redraw the figures of a run folder")
+    p_plot.add_argument("run_dir")
+    sub.add_parser("pretrain", help="train the backbone codec on the source environment", add_help=False)
+    sub.add_parser("evaluate", help="rate and NMSE of a checkpoint on a channel preset", add_help=False)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("pretrain", "evaluate"):
+        return _guard(lambda: _delegate(argv[0], argv[1:]))
+    args = parser.parse_args(argv)
+    return _guard(lambda: {"run": run, "plot": plot}[args.command](args))
+
+
+def _delegate(command: str, argv: list[str]) -> int:
+    import importlib
+
+    module = importlib.import_module(f"simnet.{command}")
+    return int(module.main(argv) or 0)
+
+
+def _guard(fn: Any) -> int:
+    try:
+        return int(fn())
+    except SimnetError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; results written so far are kept", file=sys.stderr)
+        return 130

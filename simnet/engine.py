@@ -1,0 +1,188 @@
+"""Builds the SimPy world from a Scenario and runs every policy variant on it.
+
+    Scenario -> World (tracks, true channels, pretrained codec)   [once per run]
+             -> per variant: UEs + shared Uplink + BS in one simpy.Environment -> record tables
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import simpy
+
+from policies import POLICIES
+from simnet.bs import BaseStation
+from simnet.channels import CHANNEL_SOURCES
+from simnet.codecs import CODECS
+from simnet.config import Block, PolicySpec, Scenario, SystemConfig
+from simnet.errors import ConfigError, SimnetError
+from simnet.mobility import TrackSamples, Trajectory
+from simnet.ue import UserEquipment
+from simnet.uplink import Uplink
+
+ProgressFn = Callable[[float], None]
+
+
+@dataclass
+class World:
+    """Everything the variants share: tracks, channels and the pretrained codec.
+
+    Attributes:
+        samples: per UE, its sampled track.
+        h: per UE, [num_samples, num_bs_ant, num_subcarriers] complex64 true channels.
+        codec: the pretrained codec every UE starts from.
+        report_every: a report every this many samples.
+        ue_seeds: per UE, the seed of its own generator (the same in every variant).
+        channel_info: what channel source and data were really used (for the manifest).
+        codec_info: which codec and checkpoint were used.
+    """
+
+    scenario: Scenario
+    samples: list[TrackSamples]
+    h: list[np.ndarray]
+    codec: Any
+    report_every: int
+    ue_seeds: list[np.random.SeedSequence]
+    channel_info: dict[str, Any]
+    codec_info: dict[str, Any]
+
+    @property
+    def t_end_s(self) -> float:
+        return max(float(s.t_s[-1]) for s in self.samples)
+
+
+def build_source(block: Block, system: SystemConfig, seed: int) -> Any:
+    """Build the scenario's channel source; bad kwargs become a ConfigError naming ``channel``."""
+    kwargs = {"seed": seed, **block.kw()}
+    kwargs.update(carrier_hz=system.carrier_hz, bandwidth_hz=system.bandwidth_hz,
+                  num_subcarriers=system.num_subcarriers, bs_array=tuple(system.bs_array))
+    try:
+        return CHANNEL_SOURCES.get(block.type)(**kwargs)
+    except SimnetError as err:
+        raise ConfigError(f"channel: {err}") from None
+    except TypeError as err:
+        raise ConfigError(f"channel: bad arguments for channel source {block.type!r}: {err}") from None
+
+
+def build_codec(block: Block, system: SystemConfig) -> tuple[Any, dict[str, Any]]:
+    """Build (or load) the scenario's codec and check it fits the system's array and subcarriers."""
+    kwargs = block.kw()
+    ckpt = kwargs.pop("checkpoint", None)
+    info: dict[str, Any] = {"type": block.type, "checkpoint": ckpt}
+    try:
+        if ckpt is not None:
+            from simnet.codecs import load_codec
+
+            path = resolve_checkpoint(str(ckpt))
+            codec = load_codec(path)
+            info["checkpoint_path"] = str(path)
+        else:
+            codec = CODECS.get(block.type)(num_bs_ant=system.num_bs_ant,
+                                           num_subcarriers=system.num_subcarriers, **kwargs)
+    except SimnetError as err:
+        raise ConfigError(f"codec: {err}") from None
+    except TypeError as err:
+        raise ConfigError(f"codec: bad arguments for codec {block.type!r}: {err}") from None
+    dims = (int(codec.num_bs_ant), int(codec.num_subcarriers))
+    if dims != (system.num_bs_ant, system.num_subcarriers):
+        raise ConfigError(f"codec: the codec works on {dims[0]} antennas x {dims[1]} subcarriers but system has "
+                          f"{system.num_bs_ant} x {system.num_subcarriers}; pick a matching checkpoint or system")
+    codec.eval()
+    return codec, info
+
+
+def resolve_checkpoint(name: str) -> Path:
+    """``default``, a file name among the shipped checkpoints, or a path to a checkpoint file."""
+    from simnet.codecs import default_checkpoint
+
+    shipped = default_checkpoint().parent
+    if name == "default":
+        return default_checkpoint()
+    for cand in (Path(name), shipped / name, shipped / f"{name}.pt"):
+        if cand.is_file():
+            return cand
+    known = ", ".join(sorted(p.stem for p in shipped.glob("*.pt")))
+    raise ConfigError(f"codec.checkpoint: {name!r} not found (give 'default', a shipped checkpoint: {known}, "
+                      f"or the path of a .pt file)")
+
+
+def _channels(source: Any, pos_m: np.ndarray, t_s: np.ndarray, cache_dir: Path | None) -> np.ndarray:
+    if cache_dir is not None:
+        from simnet.channels import cached_channels
+
+        return np.asarray(cached_channels(source, pos_m, t_s, cache_dir), dtype=np.complex64)
+    return np.asarray(source.channels(pos_m, t_s), dtype=np.complex64)
+
+
+def build_world(scenario: Scenario, cache_dir: Path | None = None, progress: ProgressFn | None = None) -> World:
+    """Lay out the UEs' tracks, compute their true channels (cached) and load the codec."""
+    ues = scenario.ues
+    root = np.random.SeedSequence(scenario.seed)
+    chan_seq, *ue_seqs = root.spawn(1 + ues.count)
+    channel_seed = int(chan_seq.generate_state(1)[0])
+    source = build_source(scenario.channel, scenario.system, channel_seed)
+    codec, codec_info = build_codec(scenario.codec, scenario.system)
+
+    report_spacing = ues.report_spacing_m or ues.sample_spacing_m
+    ratio = report_spacing / ues.sample_spacing_m
+    report_every = int(round(ratio))
+    if report_every < 1 or abs(ratio - report_every) > 1e-6:
+        raise ConfigError(f"{scenario.path}: ues.report_spacing_m: value {report_spacing} must be a whole multiple "
+                          f"of ues.sample_spacing_m = {ues.sample_spacing_m}")
+    report_period_s = report_spacing / ues.speed_mps
+    tracks = source.tracks(ues.count)
+    samples: list[TrackSamples] = []
+    h: list[np.ndarray] = []
+    for u, wp in enumerate(tracks):
+        t0 = u * report_period_s / ues.count if ues.stagger else 0.0
+        traj = Trajectory(wp, ues.speed_mps, t0_s=t0, length_m=ues.track_length_m)
+        smp = traj.sample(ues.sample_spacing_m)
+        if len(smp) < 2:
+            raise ConfigError(f"{scenario.path}: ues.track_length_m: the track of UE {u} is shorter than two samples")
+        samples.append(smp)
+        h.append(_channels(source, smp.pos_m, smp.t_s, cache_dir))
+        if progress is not None:
+            progress((u + 1) / len(tracks))
+    meta = source.meta
+    channel_info = {"source": meta.source, "description": meta.description, "carrier_hz": meta.carrier_hz,
+                    "bandwidth_hz": meta.bandwidth_hz, "num_subcarriers": meta.num_subcarriers,
+                    "bs_array": list(meta.bs_array), "seed": channel_seed,
+                    "num_samples_per_ue": [len(s) for s in samples]}
+    return World(scenario, samples, h, codec, report_every, list(ue_seqs), channel_info, codec_info)
+
+
+def run_variant(world: World, spec: PolicySpec, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Run one policy variant on the world.
+
+    Returns:
+        ``{"reports", "slots", "packets", "finetunes"}``: lists of row dicts.
+    """
+    sc = world.scenario
+    env = simpy.Environment()
+    log: dict[str, list[dict[str, Any]]] = {"reports": [], "slots": [], "finetunes": []}
+    bs = BaseStation(env, [copy.deepcopy(world.codec) for _ in world.samples], world.samples, world.h,
+                     sc.system.snr_db, sc.downlink.slot_period_s, log)
+    uplink = Uplink(env, sc.uplink.rate_bps, sc.uplink.discipline, bs.on_deliver, sc.uplink.latency_s)
+    uplink.on_send = bs.note_sent
+    for u, smp in enumerate(world.samples):
+        policy = POLICIES.get(spec.type)(**spec.kw())
+        rng = np.random.default_rng(world.ue_seeds[u])
+        policy.reset(rng)
+        bs.ues.append(UserEquipment(
+            env, u, smp, world.h[u], world.report_every, copy.deepcopy(world.codec), policy, uplink,
+            bs.install_free, rng, sc.ues.window_max, sc.ues.seconds_per_step, log))
+    t_end = world.t_end_s
+    steps = 50
+    for k in range(1, steps + 1):
+        env.run(until=t_end * k / steps + (sc.downlink.slot_period_s if k == steps else 0.0))
+        if progress is not None:
+            progress(k / steps)
+    packets = [{"ue": p.ue, "kind": p.kind, "bits": p.bits, "seq": p.seq, "version": p.meta.get("version", -1),
+                "t_enqueue_s": p.t_enqueue_s, "t_start_s": p.t_start_s, "t_deliver_s": p.t_deliver_s}
+               for p in uplink.sent]
+    return {**log, "packets": packets, "uplink_busy_s": uplink.busy_s, "t_end_s": t_end}
