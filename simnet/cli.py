@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ def default_cache_dir() -> Path:
 
 def _prepare_out(out: str | None, name: str, base: str, overwrite: bool) -> Path:
     if out is None:
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         path = Path(base) / f"{name}-{stamp}"
     else:
         path = Path(out)
@@ -31,6 +31,13 @@ def _prepare_out(out: str | None, name: str, base: str, overwrite: bool) -> Path
         for name_ in ("summary.csv", "reports.parquet", "slots.parquet", "packets.parquet", "finetunes.parquet"):
             (path / name_).unlink(missing_ok=True)
     return path
+
+
+def _updater(bar: Any) -> Any:
+    def update(fraction: float) -> None:
+        bar.update(round(100 * fraction) - bar.n)
+
+    return update
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,20 +53,20 @@ def run(args: argparse.Namespace) -> int:
     cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     show = not args.quiet
     with tqdm(total=100, desc="channels", disable=not show, leave=False) as bar:
-        world = build_world(scenario, cache_dir=cache, progress=lambda f: bar.update(round(100 * f) - bar.n))
+        world = build_world(scenario, cache_dir=cache, progress=_updater(bar))
     out = _prepare_out(args.out, scenario.name, scenario.output.dir, args.overwrite)
     manifest: dict[str, Any] = {
         "status": "running", "scenario": to_dict(scenario), "scenario_file": str(args.scenario),
         "seed": scenario.seed, "quick": bool(args.quick), "versions": package_versions(),
         "channel": world.channel_info, "codec": world.codec_info, "cache_dir": str(cache) if cache else None,
-        "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     write_manifest(out, manifest)
     num_dims = 2 * scenario.system.num_bs_ant * scenario.system.num_subcarriers
     rows = []
     for spec in scenario.policies:
         with tqdm(total=100, desc=f"{spec.label:<24}", disable=not show) as bar:
-            rec = run_variant(world, spec, progress=lambda f, b=bar: b.update(round(100 * f) - b.n))
+            rec = run_variant(world, spec, progress=_updater(bar))
         rows.append(summarize(spec.label, spec.type, spec.kw(), rec, num_dims))
         write_tables(out, spec.label, spec.type, rec)
         summary = write_summary(out, rows)

@@ -22,7 +22,7 @@ from pydantic.dataclasses import dataclass
 
 from simnet.errors import ConfigError, SimnetError
 
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+_STRICT = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True, config=_STRICT)

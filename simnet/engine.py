@@ -56,7 +56,7 @@ class World:
         return max(float(s.t_s[-1]) for s in self.samples)
 
 
-def build_source(block: Block, system: SystemConfig, seed: int) -> Any:
+def build_source(block: Block, system: SystemConfig, seed: int, where: str = "scenario") -> Any:
     """Build the scenario's channel source; bad kwargs become a ConfigError naming ``channel``."""
     kwargs = {"seed": seed, **block.kw()}
     kwargs.update(carrier_hz=system.carrier_hz, bandwidth_hz=system.bandwidth_hz,
@@ -64,12 +64,12 @@ def build_source(block: Block, system: SystemConfig, seed: int) -> Any:
     try:
         return CHANNEL_SOURCES.get(block.type)(**kwargs)
     except SimnetError as err:
-        raise ConfigError(f"channel: {err}") from None
+        raise ConfigError(f"{where}: channel: {err}") from None
     except TypeError as err:
-        raise ConfigError(f"channel: bad arguments for channel source {block.type!r}: {err}") from None
+        raise ConfigError(f"{where}: channel: bad arguments for channel source {block.type!r}: {err}") from None
 
 
-def build_codec(block: Block, system: SystemConfig) -> tuple[Any, dict[str, Any]]:
+def build_codec(block: Block, system: SystemConfig, where: str = "scenario") -> tuple[Any, dict[str, Any]]:
     """Build (or load) the scenario's codec and check it fits the system's array and subcarriers."""
     kwargs = block.kw()
     ckpt = kwargs.pop("checkpoint", None)
@@ -78,25 +78,27 @@ def build_codec(block: Block, system: SystemConfig) -> tuple[Any, dict[str, Any]
         if ckpt is not None:
             from simnet.codecs import load_codec
 
-            path = resolve_checkpoint(str(ckpt))
+            path = resolve_checkpoint(str(ckpt), where)
             codec = load_codec(path)
             info["checkpoint_path"] = str(path)
         else:
             codec = CODECS.get(block.type)(num_bs_ant=system.num_bs_ant,
                                            num_subcarriers=system.num_subcarriers, **kwargs)
+    except ConfigError:
+        raise
     except SimnetError as err:
-        raise ConfigError(f"codec: {err}") from None
+        raise ConfigError(f"{where}: codec: {err}") from None
     except TypeError as err:
-        raise ConfigError(f"codec: bad arguments for codec {block.type!r}: {err}") from None
+        raise ConfigError(f"{where}: codec: bad arguments for codec {block.type!r}: {err}") from None
     dims = (int(codec.num_bs_ant), int(codec.num_subcarriers))
     if dims != (system.num_bs_ant, system.num_subcarriers):
-        raise ConfigError(f"codec: the codec works on {dims[0]} antennas x {dims[1]} subcarriers but system has "
+        raise ConfigError(f"{where}: codec: the codec works on {dims[0]} antennas x {dims[1]} subcarriers but system has "
                           f"{system.num_bs_ant} x {system.num_subcarriers}; pick a matching checkpoint or system")
     codec.eval()
     return codec, info
 
 
-def resolve_checkpoint(name: str) -> Path:
+def resolve_checkpoint(name: str, where: str = "scenario") -> Path:
     """``default``, a file name among the shipped checkpoints, or a path to a checkpoint file."""
     from simnet.codecs import default_checkpoint
 
@@ -107,7 +109,7 @@ def resolve_checkpoint(name: str) -> Path:
         if cand.is_file():
             return cand
     known = ", ".join(sorted(p.stem for p in shipped.glob("*.pt")))
-    raise ConfigError(f"codec.checkpoint: {name!r} not found (give 'default', a shipped checkpoint: {known}, "
+    raise ConfigError(f"{where}: codec.checkpoint: {name!r} not found (give 'default', a shipped checkpoint: {known}, "
                       f"or the path of a .pt file)")
 
 
@@ -125,8 +127,8 @@ def build_world(scenario: Scenario, cache_dir: Path | None = None, progress: Pro
     root = np.random.SeedSequence(scenario.seed)
     chan_seq, *ue_seqs = root.spawn(1 + ues.count)
     channel_seed = int(chan_seq.generate_state(1)[0])
-    source = build_source(scenario.channel, scenario.system, channel_seed)
-    codec, codec_info = build_codec(scenario.codec, scenario.system)
+    source = build_source(scenario.channel, scenario.system, channel_seed, scenario.path)
+    codec, codec_info = build_codec(scenario.codec, scenario.system, scenario.path)
 
     report_spacing = ues.report_spacing_m or ues.sample_spacing_m
     ratio = report_spacing / ues.sample_spacing_m

@@ -1,0 +1,71 @@
+"""Scenario loading: valid files parse; every broken file yields one readable ConfigError line."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from simnet.config import load_scenario, to_dict
+from simnet.engine import build_world
+from simnet.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+BROKEN = sorted((ROOT / "tests" / "scenarios_broken").glob("*.yaml"))
+
+
+def test_corpus_is_large_enough():
+    assert len(BROKEN) >= 20
+
+
+@pytest.mark.parametrize("path", BROKEN, ids=[p.stem for p in BROKEN])
+def test_broken_scenario_gives_one_clear_line(path: Path):
+    expect = path.read_text().splitlines()[0].removeprefix("# expect: ").strip()
+    with pytest.raises(ConfigError) as info:
+        scenario = load_scenario(path)
+        build_world(scenario, cache_dir=None)  # kwargs of channel/codec and spacing are checked here
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(str(path))
+    assert expect in msg, msg
+
+
+def test_tiny_scenario_parses_into_frozen_dataclasses():
+    sc = load_scenario(ROOT / "tests" / "data" / "tiny.yaml")
+    assert sc.seed == 3 and sc.ues.count == 2 and sc.system.num_bs_ant == 4
+    assert sc.uplink.rate_bps == 1e5 and sc.policies[0].label == "never"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sc.ues.count = 5  # type: ignore[misc]
+    assert to_dict(sc)["channel"]["kwargs"] == {"preset": "o2_dynamic_like"}
+    assert load_scenario(ROOT / "tests" / "data" / "tiny.yaml", seed=9).seed == 9
+
+
+def test_sweep_expands_into_labelled_variants(tmp_path: Path):
+    text = (ROOT / "tests" / "data" / "tiny.yaml").read_text()
+    text = text.replace("  - type: never", "  - type: never\n  - type: never\n    label: again\n    sweep: {}")
+    p = tmp_path / "s.yaml"
+    p.write_text(text)
+    assert [s.label for s in load_scenario(p).policies] == ["never", "again"]
+
+
+def test_quick_block_overrides(tmp_path: Path):
+    text = (ROOT / "tests" / "data" / "tiny.yaml").read_text() + "quick: {ues: {count: 1}}\n"
+    p = tmp_path / "q.yaml"
+    p.write_text(text)
+    assert load_scenario(p).ues.count == 2
+    assert load_scenario(p, quick=True).ues.count == 1
+
+
+@pytest.mark.parametrize("name", ["24_unknown_policy.yaml", "01_bad_yaml.yaml", "13_report_spacing_not_multiple.yaml"])
+def test_cli_prints_one_line_and_no_traceback(name: str, tmp_path: Path):
+    proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), str(ROOT / "tests" / "scenarios_broken" / name),
+                           "--out", str(tmp_path / "out"), "--quiet", "--no-cache"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert not (tmp_path / "out").exists()  # nothing written before the scenario was validated
