@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from simnet.channels import deepmimo as _deepmimo  # noqa: F401  (registers "deepmimo"; deepmimo imported lazily)
 from simnet.channels import geometric as _geometric  # noqa: F401  (registers "geometric")
 from simnet.channels.base import CHANNEL_SOURCES, ChannelMeta, ChannelSource, register_source
 from simnet.channels.cache import cached_channels, channel_cache_key
+from simnet.channels.deepmimo import DeepMIMOSource
+from simnet.channels.export import export_deepmimo, far_field_channels
 from simnet.channels.geometric import GeometricSource, preset_names
 from simnet.channels.stats import (
     azimuth_spread_deg,
@@ -33,12 +36,15 @@ __all__ = [
     "CHANNEL_SOURCES",
     "ChannelMeta",
     "ChannelSource",
+    "DeepMIMOSource",
     "GeometricSource",
     "azimuth_spread_deg",
     "cached_channels",
     "channel_cache_key",
     "correlation",
     "correlation_matrix_distance",
+    "export_deepmimo",
+    "far_field_channels",
     "from_angular_delay",
     "k_factor_db",
     "make_source",
