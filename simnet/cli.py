@@ -45,8 +45,9 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from simnet.config import load_scenario, to_dict
-    from simnet.engine import build_world, run_variant
+    from simnet.engine import build_world
     from simnet.results import package_versions, summarize, write_manifest, write_summary, write_tables
+    from simnet.sweep import run_variants
 
     t0 = time.perf_counter()
     scenario = load_scenario(args.scenario, seed=args.seed, quick=args.quick)
@@ -55,21 +56,26 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=100, desc="channels", disable=not show, leave=False) as bar:
         world = build_world(scenario, cache_dir=cache, progress=_updater(bar))
     out = _prepare_out(args.out, scenario.name, scenario.output.dir, args.overwrite)
+    workers = args.workers or min(os.cpu_count() or 1, len(scenario.policies))
     manifest: dict[str, Any] = {
         "status": "running", "scenario": to_dict(scenario), "scenario_file": str(args.scenario),
-        "seed": scenario.seed, "quick": bool(args.quick), "versions": package_versions(),
+        "seed": scenario.seed, "quick": bool(args.quick), "workers": workers, "versions": package_versions(),
         "channel": world.channel_info, "codec": world.codec_info, "cache_dir": str(cache) if cache else None,
         "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
-    write_manifest(out, manifest)
     num_dims = 2 * scenario.system.num_bs_ant * scenario.system.num_subcarriers
+    write_manifest(out, manifest)
     rows = []
-    for spec in scenario.policies:
-        with tqdm(total=100, desc=f"{spec.label:<24}", disable=not show) as bar:
-            rec = run_variant(world, spec, progress=_updater(bar))
-        rows.append(summarize(spec.label, spec.type, spec.kw(), rec, num_dims))
-        write_tables(out, spec.label, spec.type, rec)
-        summary = write_summary(out, rows)
+    bars = {s.label: tqdm(total=100, desc=f"{s.label:<24}", disable=not show, position=i)
+            for i, s in enumerate(scenario.policies)}
+    try:
+        for spec, rec in run_variants(world, scenario.policies, workers, lambda s: _updater(bars[s.label])):
+            rows.append(summarize(spec.label, spec.type, spec.kw(), rec, num_dims))
+            write_tables(out, spec.label, spec.type, rec)
+            summary = write_summary(out, rows)
+    finally:
+        for bar in bars.values():
+            bar.close()
     figures: list[str] = []
     if scenario.output.plots and not args.no_plots:
         from simnet.plots import plot_run
@@ -102,6 +108,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip drawing figures")
     p.add_argument("--overwrite", action="store_true", help="allow writing into a folder that holds a run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--workers", type=int, help="processes for the policy variants (default: CPU count)")
 
 
 def run_sim_main(argv: list[str] | None = None) -> int:

@@ -92,8 +92,9 @@ def build_codec(block: Block, system: SystemConfig, where: str = "scenario") -> 
         raise ConfigError(f"{where}: codec: bad arguments for codec {block.type!r}: {err}") from None
     dims = (int(codec.num_bs_ant), int(codec.num_subcarriers))
     if dims != (system.num_bs_ant, system.num_subcarriers):
-        raise ConfigError(f"{where}: codec: the codec works on {dims[0]} antennas x {dims[1]} subcarriers but system has "
-                          f"{system.num_bs_ant} x {system.num_subcarriers}; pick a matching checkpoint or system")
+        raise ConfigError(f"{where}: codec: the codec works on {dims[0]} antennas x {dims[1]} subcarriers but "
+                          f"system has {system.num_bs_ant} x {system.num_subcarriers}; pick a matching checkpoint "
+                          f"or system")
     codec.eval()
     return codec, info
 

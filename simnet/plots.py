@@ -25,19 +25,22 @@ def _load(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 
 def plot_rd(summary: pd.DataFrame, path: Path) -> None:
-    """Rate-distortion per policy: total bits per dimension against NMSE at time of use."""
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for policy, grp in summary.groupby("policy", sort=False):
-        grp = grp.sort_values("total_bits_per_dim")
-        ax.plot(grp.total_bits_per_dim, grp.nmse_db, "o-" if len(grp) > 1 else "o", label=policy)
-        for _, r in grp.iterrows():
-            if np.isfinite(r.interval_m):
-                ax.annotate(f"{r.interval_m:g} m", (r.total_bits_per_dim, r.nmse_db), fontsize=7,
-                            xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("total rate [bits / CSI dimension] (latent + model updates)")
-    ax.set_ylabel("NMSE at time of use [dB]")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
+    """Rate-distortion per policy: total bits per dimension against the NMSE of the reports (compression
+    only, as in the core paper) and against the NMSE at time of use (compression + staleness)."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, col, label in ((axes[0], "nmse_report_db", "NMSE of reports [dB] (compression)"),
+                           (axes[1], "nmse_db", "NMSE at time of use [dB] (compression + age)")):
+        for policy, grp in summary.groupby("policy", sort=False):
+            grp = grp.sort_values("total_bits_per_dim")
+            ax.plot(grp.total_bits_per_dim, grp[col], "o-" if len(grp) > 1 else "o", label=policy)
+            for _, r in grp.iterrows():
+                if np.isfinite(r.interval_m):
+                    ax.annotate(f"{r.interval_m:g} m", (r.total_bits_per_dim, r[col]), fontsize=7,
+                                xytext=(3, 3), textcoords="offset points")
+        ax.set_xlabel("total rate [bits / CSI dimension] (latent + model updates)")
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -74,22 +77,22 @@ def plot_rd_vs_interval(summary: pd.DataFrame, path: Path) -> bool:
     swept = summary[np.isfinite(summary.interval_m)]
     if swept.empty:
         return False
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    cols = [("total_bits_per_dim", "total rate [bits / CSI dimension]"),
+            ("nmse_report_db", "NMSE of reports [dB]"), ("nmse_db", "NMSE at time of use [dB]")]
+    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for policy, grp in swept.groupby("policy", sort=False):
         grp = grp.sort_values("interval_m")
-        ax1.plot(grp.interval_m, grp.total_bits_per_dim, "o-", label=policy)
-        ax2.plot(grp.interval_m, grp.nmse_db, "o-", label=policy)
+        for ax, (col, _) in zip(axes, cols):
+            ax.plot(grp.interval_m, grp[col], "o-", label=policy)
     for i, (_, r) in enumerate(summary[~np.isfinite(summary.interval_m)].iterrows()):
-        style = dict(ls="--", lw=1, color=f"C{(i + 3) % 10}", label=r.variant)
-        ax1.axhline(r.total_bits_per_dim, **style)
-        ax2.axhline(r.nmse_db, **style)
-    for ax in (ax1, ax2):
+        for ax, (col, _) in zip(axes, cols):
+            ax.axhline(r[col], ls="--", lw=1, color=f"C{(i + 3) % 10}", label=r.variant)
+    for ax, (_, label) in zip(axes, cols):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("update interval [m]")
+        ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
-    ax1.set_ylabel("total rate [bits / CSI dimension]")
-    ax2.set_ylabel("NMSE at time of use [dB]")
-    ax2.legend(fontsize=7)
+    axes[-1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

@@ -1,0 +1,81 @@
+"""Pieces the fine-tuning policies share: keyword validation, the distance trigger, the window cut."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from simnet.errors import ConfigError
+from simnet.finetune import FinetuneConfig, FinetuneResult
+
+OPTIM_KEYS = ("steps", "batch_size", "lr", "lambda")
+"""Optimisation keywords every fine-tuning policy accepts."""
+UPDATE_KEYS = ("beta", "regularize", "prior", "num_bins", "t", "alpha", "sigma_slab")
+"""Update-coding keywords (and the ablations) of policies that send a decoder update."""
+
+
+def split_kwargs(policy: str, kwargs: Mapping[str, Any], own: tuple[str, ...],
+                 finetune_keys: tuple[str, ...]) -> tuple[dict[str, Any], FinetuneConfig]:
+    """Split a policy's scenario keywords into its own and a validated ``FinetuneConfig``.
+
+    Raises:
+        ConfigError: an unknown keyword (listing the allowed ones) or a value out of range.
+    """
+    allowed = set(own) | set(finetune_keys)
+    for key in kwargs:
+        if key not in allowed:
+            names = ", ".join(sorted(allowed))
+            raise ConfigError(f"policy {policy!r}: unknown keyword {key!r} (allowed: {names})")
+    try:
+        cfg = FinetuneConfig.from_kwargs({k: v for k, v in kwargs.items() if k in finetune_keys})
+    except ConfigError as err:
+        raise ConfigError(f"policy {policy!r}: {err}") from None
+    return {k: v for k, v in kwargs.items() if k in own}, cfg
+
+
+def check_number(policy: str, key: str, value: Any, lo: float, hi: float = math.inf, *,
+                 integer: bool = False, lo_open: bool = False) -> None:
+    """Raise ``ConfigError`` unless ``value`` is a (integer) number in ``[lo, hi]`` (``(lo, hi]`` if open)."""
+    kind = int if integer else (int, float)
+    ok = not isinstance(value, bool) and isinstance(value, kind) and math.isfinite(value)
+    ok = ok and (value > lo if lo_open else value >= lo) and value <= hi
+    if not ok:
+        left = "(" if lo_open else "["
+        what = "integer" if integer else "number"
+        raise ConfigError(f"policy {policy!r}: {key}: {value!r} is out of range "
+                          f"(allowed: {what} in {left}{lo:g}, {hi:g}])")
+
+
+class DistanceTrigger:
+    """Fires once each time the travelled distance crosses the next multiple of ``interval_m``.
+
+    Reports while the UE is busy do not fire and do not consume a crossing: the update starts at the first
+    report after the UE is free. On a straight track observed every 0.5 m from 0 to D (not busy), it fires
+    exactly ``floor(D / interval_m)`` times.
+    """
+
+    def __init__(self, interval_m: float) -> None:
+        self.interval_m = float(interval_m)
+        self.next_m = self.interval_m
+
+    def reset(self) -> None:
+        self.next_m = self.interval_m
+
+    def fire(self, distance_m: float, busy: bool) -> bool:
+        if busy or distance_m + 1e-9 < self.next_m:
+            return False
+        self.next_m = (math.floor(distance_m / self.interval_m + 1e-9) + 1) * self.interval_m
+        return True
+
+
+def cut_window(h_window: np.ndarray, window_size: int | None) -> np.ndarray:
+    """The last ``window_size`` samples of ``h_window`` ([N, A, S] complex64), or all of them."""
+    return h_window if window_size is None else h_window[-window_size:]
+
+
+def info(result: FinetuneResult) -> dict[str, float]:
+    """The numbers a policy reports in ``UpdateResult.info``."""
+    return result.info()

@@ -1,0 +1,32 @@
+"""Neural CSI codecs behind one interface, registered by name in ``CODECS``."""
+
+from __future__ import annotations
+
+from simnet.codecs.base import CODECS, Codec, register_codec
+from simnet.codecs.checkpoint import (
+    data_hash,
+    default_checkpoint,
+    load_codec,
+    save_codec,
+    shipped_checkpoints,
+)
+from simnet.codecs.common import RDCodec, rd_loss
+from simnet.codecs.raw import RawCodec
+from simnet.codecs.rd_cnn import RDCNN
+from simnet.codecs.rd_cnn_paper import RDCNNPaper
+
+__all__ = [
+    "CODECS",
+    "Codec",
+    "RDCNN",
+    "RDCNNPaper",
+    "RDCodec",
+    "RawCodec",
+    "data_hash",
+    "default_checkpoint",
+    "load_codec",
+    "rd_loss",
+    "register_codec",
+    "save_codec",
+    "shipped_checkpoints",
+]

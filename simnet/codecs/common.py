@@ -1,0 +1,252 @@
+"""Shared machinery of the rate-distortion codecs: normalisation, prior, real streams, the RD loss.
+
+A subclass supplies the two networks; this base class does the rest:
+
+    UE:  h ──norm code──> h_n ──analysis──> y ──quantize──> q ──range coder──> bytes
+    BS:  bytes ──decoder──> (norm code, q) ──dequantize──> y_hat ──synthesis──> h_n_hat ──x norm──> h_hat
+
+Stream layout (constriction range coder, 32-bit words, read in order): the 16-bit norm code of every report
+(uniform model), then every latent symbol under its channel's factorized-prior table, then the exact values
+of escaped symbols. A packed stream (several reports) starts with the report count (Elias-gamma style).
+No checksum bits are spent: a decoded stream is accepted only if re-encoding its symbols reproduces it
+word for word (valid streams are canonical), which rejects truncated, padded or altered streams.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import constriction
+import numpy as np
+import torch
+from torch import nn
+
+from simnet.codecs.normalization import NORM_CODE_BITS, denormalize, norm_code, normalize
+from simnet.entropy import (
+    FactorizedPrior,
+    SymbolLayout,
+    bytes_to_words,
+    decode_symbols,
+    decode_uints,
+    encode_symbols,
+    encode_uints,
+    words_to_bytes,
+)
+from simnet.errors import ConfigError, DataError
+
+_NORM_MODEL = constriction.stream.model.Uniform(2**NORM_CODE_BITS)
+_NORM_OFFSET = 2 ** (NORM_CODE_BITS - 1)
+
+
+class RDCodec(nn.Module):
+    """Base class of a codec with a factorized latent prior (see the module docstring for the flow).
+
+    Subclasses set ``self.prior`` (a :class:`FactorizedPrior`), implement :meth:`analysis` and
+    :meth:`synthesis`, list their BS-side submodules in ``decoder_modules``, call :meth:`_finish_init`
+    at the end of ``__init__`` and keep their constructor kwargs in ``self.config``.
+    """
+
+    decoder_modules: tuple[str, ...] = ("synthesis_net", "prior")
+    prior: FactorizedPrior
+
+    def __init__(self, num_bs_ant: int, num_subcarriers: int) -> None:
+        super().__init__()
+        for key, value in (("num_bs_ant", num_bs_ant), ("num_subcarriers", num_subcarriers)):
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"codec {key} = {value!r}: must be a positive integer")
+        self.num_bs_ant = num_bs_ant
+        self.num_subcarriers = num_subcarriers
+        self.config: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------------------ subclass interface
+    def analysis(self, h_n: torch.Tensor) -> torch.Tensor:
+        """Encoder network: h_n [B, A, S] complex64 -> y [B, C, *latent_spatial] float32."""
+        raise NotImplementedError
+
+    def synthesis(self, y_hat: torch.Tensor) -> torch.Tensor:
+        """Decoder network: y_hat [B, C, *latent_spatial] float32 -> h_n_hat [B, A, S] complex64."""
+        raise NotImplementedError
+
+    def _finish_init(self) -> None:
+        with torch.no_grad():
+            probe = torch.zeros(1, self.num_bs_ant, self.num_subcarriers, dtype=torch.complex64)
+            self.latent_shape: tuple[int, ...] = tuple(self.analysis(probe).shape[1:])
+        num_spatial = int(np.prod(self.latent_shape[1:], dtype=np.int64))
+        self._channel_index = np.repeat(np.arange(self.latent_shape[0], dtype=np.int64), num_spatial)
+
+    # ------------------------------------------------------------------------------------------ shapes
+    @property
+    def num_real_dims(self) -> int:
+        """2 * num_bs_ant * num_subcarriers: the CSI dimensions that rates are normalised by."""
+        return 2 * self.num_bs_ant * self.num_subcarriers
+
+    @property
+    def num_latent(self) -> int:
+        """Latent symbols per report."""
+        return int(self._channel_index.size)
+
+    def _as_tensor(self, h: np.ndarray | torch.Tensor) -> torch.Tensor:
+        h_t = torch.as_tensor(h)
+        expected = (self.num_bs_ant, self.num_subcarriers)
+        if h_t.dim() != 3 or tuple(h_t.shape[1:]) != expected:
+            raise DataError(
+                f"channel batch has shape {tuple(h_t.shape)}; this codec expects [batch, {expected[0]}, "
+                f"{expected[1]}] (num_bs_ant, num_subcarriers)"
+            )
+        return h_t.to(torch.complex64)
+
+    # ---------------------------------------------------------------------------------------- training
+    def forward(
+        self, h: np.ndarray | torch.Tensor, generator: torch.Generator | None = None
+    ) -> dict[str, Any]:
+        """Training pass (uniform-noise relaxation in train mode, rounding in eval mode).
+
+        Args:
+            h: [B, A, S], complex64, channels (any power).
+            generator: source of the quantization noise.
+
+        Returns:
+            {"h_hat": [B, A, S] complex64 (channel scale), "h_n": [B, A, S] complex64 normalised input,
+            "h_n_hat": its reconstruction, "likelihoods": {"y": [B, C, *] float32}, "norm_code": [B] int64}.
+        """
+        h_t = self._as_tensor(h)
+        code = norm_code(h_t)
+        h_n = normalize(h_t, code)
+        y_tilde, likelihoods = self.prior(self.analysis(h_n), generator)
+        h_n_hat = self.synthesis(y_tilde)
+        return {
+            "h_hat": denormalize(h_n_hat, code),
+            "h_n": h_n,
+            "h_n_hat": h_n_hat,
+            "likelihoods": {"y": likelihoods},
+            "norm_code": code,
+        }
+
+    # --------------------------------------------------------------------------------------- inference
+    @torch.no_grad()
+    def quantize(self, h: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """UE side up to the coder: h [B, A, S] -> (norm codes [B] int64, symbols q [B, num_latent] int64)."""
+        h_t = self._as_tensor(h)
+        code = norm_code(h_t)
+        q = self.prior.quantize(self.analysis(normalize(h_t, code)))
+        return code.numpy(), q.reshape(q.shape[0], -1).numpy()
+
+    @torch.no_grad()
+    def dequantize(self, codes: np.ndarray, q: np.ndarray) -> np.ndarray:
+        """BS side after the coder: (codes [B], q [B, num_latent]) -> h_hat [B, A, S] complex64."""
+        q_t = torch.as_tensor(q, dtype=torch.int64).reshape(-1, *self.latent_shape)
+        h_n_hat = self.synthesis(self.prior.dequantize(q_t))
+        return denormalize(h_n_hat, torch.as_tensor(codes, dtype=torch.int64)).numpy()
+
+    def _layout(self, num_reports: int) -> SymbolLayout:
+        """Coding layout of ``num_reports`` reports' symbols (the single-report one is cached)."""
+        tables = self.prior.tables()
+        cached = getattr(self, "_layout_cache", None)
+        if num_reports == 1 and cached is not None and cached.tables is tables:
+            return cached
+        layout = SymbolLayout(np.tile(self._channel_index, num_reports), tables)
+        if num_reports == 1:
+            self._layout_cache = layout
+        return layout
+
+    def _encode(self, codes: np.ndarray, q: np.ndarray, count: bool) -> bytes:
+        encoder = constriction.stream.queue.RangeEncoder()
+        if count:
+            encode_uints(encoder, np.array([len(codes) - 1]))
+        encoder.encode((codes + _NORM_OFFSET).astype(np.int32), _NORM_MODEL)
+        encode_symbols(encoder, q.reshape(-1), self._layout(len(codes)))
+        return words_to_bytes(encoder.get_compressed())
+
+    def _decode(self, stream: bytes, num_reports: int | None) -> tuple[np.ndarray, np.ndarray]:
+        packed = num_reports is None
+        try:
+            decoder = constriction.stream.queue.RangeDecoder(bytes_to_words(stream))
+            if num_reports is None:
+                num_reports = int(decode_uints(decoder, 1)[0]) + 1
+                if num_reports > 8 * len(stream):  # every report costs at least 16 bits
+                    raise DataError("corrupt bitstream: implausible report count")
+            codes = decoder.decode(_NORM_MODEL, num_reports).astype(np.int64) - _NORM_OFFSET
+            q = decode_symbols(decoder, self._layout(num_reports)).reshape(num_reports, -1)
+        except DataError:
+            raise
+        except Exception as err:  # constriction raises plain exceptions on malformed streams
+            raise DataError(f"corrupt bitstream: {err}") from None
+        if self._encode(codes, q, count=packed) != stream:
+            raise DataError("corrupt bitstream: it is not the stream its decoded symbols encode to")
+        return codes, q
+
+    def compress(self, h: np.ndarray | torch.Tensor) -> list[bytes]:
+        """Encode a batch, one self-contained stream per report.
+
+        Args:
+            h: [B, A, S], complex64.
+
+        Returns:
+            B byte strings; a report costs ``8 * len(stream)`` bits (norm code included).
+        """
+        codes, q = self.quantize(h)
+        return [self._encode(codes[i : i + 1], q[i : i + 1], count=False) for i in range(len(codes))]
+
+    def decompress(self, streams: list[bytes]) -> np.ndarray:
+        """Decode streams from :meth:`compress` into h_hat: [B, A, S] complex64 (DataError if corrupt)."""
+        decoded = [self._decode(s, num_reports=1) for s in streams]
+        if not decoded:
+            return np.zeros((0, self.num_bs_ant, self.num_subcarriers), dtype=np.complex64)
+        codes = np.concatenate([c for c, _ in decoded])
+        return self.dequantize(codes, np.concatenate([q for _, q in decoded]))
+
+    def compress_packed(self, h: np.ndarray | torch.Tensor) -> bytes:
+        """Encode a batch of reports into one stream (amortises the coder's per-stream overhead)."""
+        codes, q = self.quantize(h)
+        return self._encode(codes, q, count=True)
+
+    def decompress_packed(self, stream: bytes) -> np.ndarray:
+        """Inverse of :meth:`compress_packed`: h_hat [B, A, S] complex64."""
+        codes, q = self._decode(stream, num_reports=None)
+        return self.dequantize(codes, q)
+
+    def reconstruct(self, h: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """What the BS will decode and what it costs, without the decoder-side parsing.
+
+        Returns:
+            (h_hat [B, A, S] complex64, equal to ``decompress(compress(h))``; bits [B] int64, the
+            real stream lengths ``8 * len(stream)``).
+        """
+        codes, q = self.quantize(h)
+        bits = [8 * len(self._encode(codes[i : i + 1], q[i : i + 1], count=False)) for i in range(len(codes))]
+        return self.dequantize(codes, q), np.asarray(bits, dtype=np.int64)
+
+    @torch.no_grad()
+    def estimate_bits(self, h: np.ndarray | torch.Tensor) -> np.ndarray:
+        """Likelihood estimate of each report's cost: -sum log2 p(y_hat) + 16 norm bits, [B] float64."""
+        codes, q = self.quantize(h)
+        q_t = torch.as_tensor(q).reshape(-1, *self.latent_shape)
+        likelihoods = self.prior.likelihood(self.prior.dequantize(q_t)).to(torch.float64)
+        return (-torch.log2(likelihoods)).flatten(1).sum(dim=1).numpy() + NORM_CODE_BITS
+
+    # -------------------------------------------------------------------------------------- BS holdings
+    def decoder_parameter_names(self) -> list[str]:
+        """Names (as in ``named_parameters()``) of the decoder and prior parameters held by the BS."""
+        return [n for n, _ in self.named_parameters() if n.split(".")[0] in self.decoder_modules]
+
+    def update_entropy_tables(self) -> None:
+        """Rebuild the prior's integer coding tables (also done lazily whenever its parameters change)."""
+        self.prior.update_tables()
+
+
+def rd_loss(out: dict[str, Any], lmbda: float) -> dict[str, torch.Tensor]:
+    """Rate-distortion loss ``lambda * MSE + rate`` of a :meth:`RDCodec.forward` output.
+
+    Conventions: MSE is the mean squared error per real dimension of the normalised channel, which equals
+    the NMSE (linear) of each report; the rate is the likelihood estimate in bits per real CSI dimension
+    (2 * A * S per report), the unit every simnet table reports.
+
+    Returns:
+        {"loss", "mse", "bpd"}: scalar float32 tensors.
+    """
+    h_n = out["h_n"]
+    num_real_dims = 2 * h_n.shape[-1] * h_n.shape[-2]
+    mse = (out["h_n_hat"] - h_n).abs().square().flatten(1).sum(1).mean() / num_real_dims
+    bits = -torch.log2(out["likelihoods"]["y"]).flatten(1).sum(1).mean()
+    bpd = bits / num_real_dims
+    return {"loss": lmbda * mse + bpd, "mse": mse, "bpd": bpd}

@@ -1,0 +1,91 @@
+"""``rd-cnn-paper``: the core paper's convolutional codec (section II-B, Fig. 1), as described there."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from simnet.codecs.base import register_codec
+from simnet.codecs.common import RDCodec
+from simnet.entropy import FactorizedPrior
+from simnet.errors import ConfigError
+
+
+@register_codec("rd-cnn-paper")
+class RDCNNPaper(RDCodec):
+    """The core paper's backbone on the spatial-frequency channel (about 218 K parameters at 64 x 64).
+
+    Encoder: two conv layers with ``num_filters`` kernels and ReLU, each followed by 2x2 max pooling,
+    then a linear conv with ``num_latent_channels`` kernels; decoder: mirror image with nearest upsampling,
+    all kernels ``kernel_size``::
+
+        h_n [B,A,S] ─(re,im)─> [B,2,A,S] ─conv64,ReLU─maxpool─conv64,ReLU─maxpool─conv2─> y [B,2,A/4,S/4]
+          ─quantize─> q ─range coder─> bytes ─> y_hat ─up─conv64,ReLU─up─conv64,ReLU─conv2─> [B,2,A,S]
+          ─> h_n_hat [B,A,S]
+
+    Args:
+        num_bs_ant: A, BS antennas (multiple of 4).
+        num_subcarriers: S, OFDM subcarriers (multiple of 4).
+        num_filters: kernels of the hidden conv layers (64 in the paper).
+        num_latent_channels: latent channels (2 in the paper), one prior channel each.
+        kernel_size: odd conv kernel size (5 in the paper).
+        seed: seed of the explicit generator used to initialise the weights.
+    """
+
+    decoder_modules = ("synthesis_net", "prior")
+
+    def __init__(
+        self,
+        num_bs_ant: int = 64,
+        num_subcarriers: int = 64,
+        num_filters: int = 64,
+        num_latent_channels: int = 2,
+        kernel_size: int = 5,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(num_bs_ant, num_subcarriers)
+        if num_bs_ant % 4 or num_subcarriers % 4:
+            raise ConfigError(
+                f"rd-cnn-paper needs num_bs_ant and num_subcarriers divisible by 4 (two 2x2 poolings), "
+                f"got {num_bs_ant} x {num_subcarriers}"
+            )
+        if kernel_size < 1 or kernel_size % 2 == 0:
+            raise ConfigError(f"rd-cnn-paper kernel_size = {kernel_size}: must be a positive odd integer")
+        self.config = {
+            "num_bs_ant": num_bs_ant, "num_subcarriers": num_subcarriers, "num_filters": num_filters,
+            "num_latent_channels": num_latent_channels, "kernel_size": kernel_size, "seed": seed,
+        }  # fmt: skip
+        gen = torch.Generator().manual_seed(int(seed))
+        f, c, k = num_filters, num_latent_channels, kernel_size
+        self.analysis_net = nn.Sequential(
+            _conv(2, f, k, gen), nn.ReLU(), nn.MaxPool2d(2),
+            _conv(f, f, k, gen), nn.ReLU(), nn.MaxPool2d(2),
+            _conv(f, c, k, gen, linear=True),
+        )  # fmt: skip
+        self.synthesis_net = nn.Sequential(
+            nn.Upsample(scale_factor=2), _conv(c, f, k, gen), nn.ReLU(),
+            nn.Upsample(scale_factor=2), _conv(f, f, k, gen), nn.ReLU(),
+            _conv(f, 2, k, gen, linear=True),
+        )  # fmt: skip
+        self.prior = FactorizedPrior(num_latent_channels, seed=int(seed) + 1)
+        self._finish_init()
+
+    def analysis(self, h_n: torch.Tensor) -> torch.Tensor:
+        return self.analysis_net(torch.stack([h_n.real, h_n.imag], dim=1))
+
+    def synthesis(self, y_hat: torch.Tensor) -> torch.Tensor:
+        x = self.synthesis_net(y_hat)
+        return torch.complex(x[:, 0], x[:, 1])
+
+
+def _conv(n_in: int, n_out: int, k: int, gen: torch.Generator, linear: bool = False) -> nn.Conv2d:
+    """'Same' conv, He-uniform init (LeCun-uniform for a linear output) drawn from ``gen``."""
+    conv = torch.nn.utils.skip_init(nn.Conv2d, n_in, n_out, k, padding=k // 2)
+    fan_in = n_in * k * k
+    bound = float(np.sqrt((3.0 if linear else 6.0) / fan_in))
+    with torch.no_grad():
+        conv.weight.copy_((torch.rand(conv.weight.shape, generator=gen) * 2 - 1) * bound)
+        assert conv.bias is not None
+        conv.bias.zero_()
+    return conv

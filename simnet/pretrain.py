@@ -1,0 +1,217 @@
+"""Pretraining of the rate-distortion codecs on a source environment (``simnet pretrain``)."""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from simnet.codecs import CODECS, data_hash, rd_loss, save_codec
+from simnet.codecs.checkpoint import CHECKPOINT_DIR
+from simnet.errors import ConfigError
+
+DEFAULT_LAMBDAS = (1.0, 4.0, 16.0, 64.0)
+NUM_TRACKS = 40  # UE rows of the source; every 10th track is validation, every 10th + 1 is test
+SPLITS = {"train": range(2, 10), "val": range(0, 1), "test": range(1, 2)}
+
+
+def sample_channels(
+    preset: str, num_samples: int, seed: int, split: str = "train", source_seed: int = 0
+) -> np.ndarray:
+    """Channels at random positions along the source's default UE tracks.
+
+    Tracks are split by index (``track % 10``: 0 validation, 1 test, the rest training), so the held-out
+    sets are positions no training sample came from, in the same scene (``source_seed``).
+
+    Args:
+        preset: geometric channel preset (``o1_like``, ``quadriga_track``, ``o2_dynamic_like``).
+        num_samples: number of channels.
+        seed: seed of the position draw.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        source_seed: scene seed of the channel source.
+
+    Returns:
+        h: [num_samples, num_bs_ant, num_subcarriers], complex64.
+    """
+    from simnet.channels import make_source  # channels are independent of codecs; only this tool joins them
+
+    if split not in SPLITS:
+        raise ConfigError(f"split {split!r} is not one of {sorted(SPLITS)}")
+    source = make_source("geometric", preset=preset, seed=source_seed)
+    tracks = [t for k, t in enumerate(source.tracks(NUM_TRACKS)) if k % 10 in SPLITS[split]]
+    rng = np.random.default_rng(seed)
+    which = rng.integers(0, len(tracks), num_samples)
+    segments = []
+    for track in tracks:
+        lengths = np.linalg.norm(np.diff(track, axis=0), axis=1)
+        segments.append((track, np.concatenate([[0.0], np.cumsum(lengths)])))
+    arc = rng.uniform(0.0, 1.0, num_samples)
+    pos = np.empty((num_samples, 3))
+    for k, (track, cum) in enumerate(segments):
+        sel = which == k
+        s = arc[sel] * cum[-1]
+        for axis in range(3):
+            pos[sel, axis] = np.interp(s, cum, track[:, axis])
+    t_s = rng.uniform(0.0, 60.0, num_samples)  # dynamic presets: spread samples over a minute of scenes
+    return np.asarray(source.channels(pos, t_s), dtype=np.complex64)
+
+
+def train_codec(
+    codec: Any,
+    h_train: np.ndarray,
+    h_val: np.ndarray,
+    lmbda: float,
+    *,
+    max_epochs: int = 200,
+    batch_size: int = 64,
+    lr: float = 1e-3,
+    patience: int = 10,
+    time_budget_s: float | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Minimise ``lambda * MSE + bits/dim`` with Adam, early stopping on the validation loss.
+
+    The validation loss uses rounding (eval mode) and the likelihood rate; the best state is restored.
+
+    Returns:
+        {"epochs", "best_val": {"loss", "mse", "bpd"}, "wall_s", "history": [...]}.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(codec.parameters(), lr=lr)
+    h_tr = torch.as_tensor(h_train)
+    best: dict[str, float] | None = None
+    best_state = copy.deepcopy(codec.state_dict())
+    history: list[dict[str, float]] = []
+    bad_epochs = 0
+    start = time.perf_counter()
+    bar = tqdm(range(max_epochs), desc=f"lambda={lmbda:g}", disable=not progress, leave=False)
+    for epoch in bar:
+        codec.train()
+        order = torch.randperm(len(h_tr), generator=gen)
+        for i in range(0, len(order), batch_size):
+            out = codec(h_tr[order[i : i + batch_size]], gen)
+            loss = rd_loss(out, lmbda)["loss"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        val = evaluate_loss(codec, h_val, lmbda)
+        history.append({"epoch": epoch, **val})
+        bar.set_postfix(loss=f"{val['loss']:.4f}", bpd=f"{val['bpd']:.4f}", mse=f"{val['mse']:.4f}")
+        if best is None or val["loss"] < best["loss"] - 1e-5:
+            best, bad_epochs = val, 0
+            best_state = copy.deepcopy(codec.state_dict())
+        else:
+            bad_epochs += 1
+        out_of_time = time_budget_s is not None and time.perf_counter() - start > time_budget_s
+        if bad_epochs >= patience or out_of_time:
+            break
+    codec.load_state_dict(best_state)
+    codec.eval()
+    codec.update_entropy_tables()
+    wall_s = time.perf_counter() - start
+    return {"epochs": len(history), "best_val": best, "wall_s": wall_s, "history": history}
+
+
+@torch.no_grad()
+def evaluate_loss(codec: Any, h: np.ndarray, lmbda: float, batch_size: int = 512) -> dict[str, float]:
+    """Eval-mode RD loss terms on a data set (rounded latents, likelihood rate)."""
+    codec.eval()
+    sums = {"loss": 0.0, "mse": 0.0, "bpd": 0.0}
+    for i in range(0, len(h), batch_size):
+        part = h[i : i + batch_size]
+        terms = rd_loss(codec(part), lmbda)
+        for k in sums:
+            sums[k] += float(terms[k]) * len(part)
+    return {k: v / len(h) for k, v in sums.items()}
+
+
+def checkpoint_name(codec_type: str, lmbda: float) -> str:
+    """``rd-cnn_lambda16.pt`` style file name."""
+    return f"{codec_type}_lambda{lmbda:g}.pt"
+
+
+def pretrain(
+    source_preset: str = "o1_like",
+    lambdas: Sequence[float] = DEFAULT_LAMBDAS,
+    codec_type: str = "rd-cnn",
+    codec_kwargs: dict[str, Any] | None = None,
+    num_train: int = 3000,
+    num_val: int = 400,
+    seed: int = 0,
+    out_dir: str | Path = CHECKPOINT_DIR,
+    progress: bool = True,
+    **train_kwargs: Any,
+) -> list[Path]:
+    """Train one codec per lambda on a source environment and write the checkpoints.
+
+    Args:
+        source_preset: geometric preset to train on.
+        lambdas: RD weights (larger: more rate, lower distortion).
+        codec_type: registered codec name.
+        codec_kwargs: extra constructor kwargs (num_bs_ant/num_subcarriers come from the data).
+        num_train, num_val: sample counts of the training and validation splits.
+        seed: seeds the data draw, the initialisation and the training noise.
+        out_dir: destination folder.
+        **train_kwargs: passed to :func:`train_codec` (max_epochs, batch_size, lr, patience, time_budget_s).
+
+    Returns:
+        Paths of the written checkpoints, in ``lambdas`` order.
+    """
+    h_train = sample_channels(source_preset, num_train, seed=seed, split="train")
+    h_val = sample_channels(source_preset, num_val, seed=seed + 1, split="val")
+    digest = data_hash(h_train)
+    paths = []
+    for lmbda in lambdas:
+        kwargs = {"num_bs_ant": h_train.shape[1], "num_subcarriers": h_train.shape[2], "seed": seed}
+        kwargs.update(codec_kwargs or {})
+        codec = CODECS.make(codec_type, **kwargs)
+        result = train_codec(
+            codec, h_train, h_val, float(lmbda), seed=seed, progress=progress, **train_kwargs
+        )
+        meta = {
+            "lmbda": float(lmbda), "data_hash": data_hash(h_train), "source": "geometric",
+            "source_preset": source_preset, "source_seed": 0, "num_train": num_train, "num_val": num_val,
+            "seed": seed, "epochs": result["epochs"], "wall_s": result["wall_s"],
+            "best_val": result["best_val"],
+        }  # fmt: skip
+        assert meta["data_hash"] == digest
+        paths.append(save_codec(codec, Path(out_dir) / checkpoint_name(codec_type, float(lmbda)), **meta))
+        if progress:
+            tqdm.write(f"{paths[-1]}: {result['epochs']} epochs, val {result['best_val']}")
+    return paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``simnet pretrain``: train the RD curve's checkpoints (defaults reproduce the shipped ones)."""
+    parser = argparse.ArgumentParser(prog="simnet pretrain", description=main.__doc__)
+    parser.add_argument("--preset", default="o1_like", help="geometric channel preset to train on")
+    parser.add_argument("--codec", default="rd-cnn", help="registered codec type")
+    parser.add_argument("--lambdas", type=float, nargs="+", default=list(DEFAULT_LAMBDAS))
+    parser.add_argument("--num-train", type=int, default=3000)
+    parser.add_argument("--num-val", type=int, default=400)
+    parser.add_argument("--max-epochs", type=int, default=40)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--patience", type=int, default=6)
+    parser.add_argument("--time-budget-s", type=float, default=200.0, help="wall-clock cap per lambda")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(CHECKPOINT_DIR), help="output folder")
+    args = parser.parse_args(argv)
+    pretrain(
+        args.preset, args.lambdas, args.codec, num_train=args.num_train, num_val=args.num_val, seed=args.seed,
+        out_dir=args.out, max_epochs=args.max_epochs, batch_size=args.batch_size, lr=args.lr,
+        patience=args.patience, time_budget_s=args.time_budget_s,
+    )  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""Runs the policy variants of a scenario: in-process, on a local process pool, or on a Ray cluster.
+
+Every variant runs with one torch thread, whatever the executor, so a variant's numbers do not depend on
+how many run side by side (same scenario + seed = identical tables with any ``workers``).
+
+    World (built once) --fork--> worker 1: run_variant(world, spec_a) --rows--> main: tables in spec order
+                        \\-----> worker 2: run_variant(world, spec_b) --rows--/
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from simnet.config import PolicySpec
+from simnet.engine import World, run_variant
+from simnet.errors import ConfigError
+
+ProgressFactory = Callable[[PolicySpec], Callable[[float], None]]
+
+_WORLD: World | None = None  # set in the parent before forking; workers inherit it without pickling
+_QUEUE: Any = None
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def run_one(world: World, spec: PolicySpec, progress: Callable[[float], None] | None = None) -> dict[str, Any]:
+    """Run one variant with one torch thread."""
+    with _one_thread():
+        return run_variant(world, spec, progress)
+
+
+def _worker(index: int, spec: PolicySpec) -> dict[str, Any]:
+    assert _WORLD is not None
+
+    def progress(fraction: float) -> None:
+        _QUEUE.put((index, fraction))
+
+    return run_one(_WORLD, spec, progress)
+
+
+def run_variants(
+    world: World, specs: tuple[PolicySpec, ...], workers: int = 1, progress: ProgressFactory | None = None
+) -> Iterator[tuple[PolicySpec, dict[str, Any]]]:
+    """Yield ``(spec, record)`` for every variant, in the order of ``specs``.
+
+    Args:
+        world: the shared world.
+        specs: the variants.
+        workers: processes to use (1: in this process). Workers are forked so the world's channels are
+            shared, not copied.
+        progress: makes a per-variant progress callback.
+    """
+    global _WORLD, _QUEUE
+    if workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    workers = min(workers, len(specs))
+    callbacks = [progress(s) if progress else (lambda f: None) for s in specs]
+    if workers == 1 or "fork" not in mp.get_all_start_methods():
+        for spec, cb in zip(specs, callbacks):
+            yield spec, run_one(world, spec, cb)
+        return
+    ctx = mp.get_context("fork")
+    _WORLD, _QUEUE = world, ctx.Queue()
+    try:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures: dict[Future[dict[str, Any]], int] = {pool.submit(_worker, i, s): i for i, s in enumerate(specs)}
+            done: dict[int, dict[str, Any]] = {}
+            next_out = 0
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                _drain(_QUEUE, callbacks)
+                for fut in finished:
+                    done[futures[fut]] = fut.result()
+                while next_out in done:
+                    callbacks[next_out](1.0)
+                    yield specs[next_out], done.pop(next_out)
+                    next_out += 1
+            _drain(_QUEUE, callbacks)
+    finally:
+        _WORLD, _QUEUE = None, None
+
+
+def _drain(q: Any, callbacks: list[Callable[[float], None]]) -> None:
+    while True:
+        try:
+            index, fraction = q.get_nowait()
+        except queue.Empty:
+            return
+        callbacks[index](fraction)

@@ -1,0 +1,391 @@
+"""Model updates: quantize the decoder-side parameter change, price it under a prior, code it for real.
+
+Core paper section III-B. The BS holds the decoder-side parameters ``theta`` (decoder and latent entropy
+model, ``codec.decoder_parameter_names()``); after fine-tuning the UE holds ``theta'``. The update is
+
+    delta = theta' - theta                          (float32, one tensor per parameter)
+    q     = clip(round(delta / t), q_min, q_max)     (eq. 12-14, integers, num_bins bins)
+    new   = theta + t * q                            (same float32 ops at UE and BS: bit-identical)
+
+``q`` is entropy coded with constriction's range coder under the prior pushed through the quantizer
+(eq. 15): a categorical pmf over the ``num_bins`` bins, ``P(q) = F((q + 1/2) t) - F((q - 1/2) t)`` with
+the two edge bins also taking the tails (clipping maps them there). Priors: ``spike-and-slab``
+(eq. 16-18: ``(N(0, sigma_slab) + alpha * N(0, t/6)) / (1 + alpha)``), ``gaussian`` (``N(0, sigma_slab)``)
+and ``uniform`` (every bin equally likely). The bins are ``q in [-(num_bins // 2), num_bins - 1 -
+num_bins // 2]`` (like a two's-complement integer: 256 bins = int8), so an even count is one bin wider on
+the negative side.
+
+Payload layout (little endian)::
+
+    magic b"SU" | version u8 | prior u8 | num_bins-1 u8 | t f32 | alpha f32 | sigma_slab f32
+    | layout hash u32 (names, shapes) | base crc u32 (the float32 bytes of theta) | num_words u32
+    | range-coded words (u32 each) | crc32 of everything before it u32
+
+A payload built for another parameter layout or another base ``theta``, or one with a flipped bit,
+raises ``DataError`` instead of silently corrupting the BS decoder.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import constriction
+import numpy as np
+import torch
+
+from simnet.errors import ConfigError, DataError
+
+PRIORS = ("spike-and-slab", "gaussian", "uniform")
+_MAGIC = b"SU"
+_VERSION = 1
+_HEADER = struct.Struct("<2sBBBfffIII")
+_CRC = struct.Struct("<I")
+
+
+@dataclass(frozen=True)
+class UpdateCoding:
+    """How model updates are quantized and priced (eq. 12-18).
+
+    Attributes:
+        prior: "spike-and-slab", "gaussian" or "uniform".
+        num_bins: number of quantization bins, 2..256 (Table IV).
+        t: bin width of the update quantizer (parameter units).
+        alpha: spike height relative to the slab (spike-and-slab only).
+        sigma_slab: standard deviation of the slab (and of the gaussian prior).
+    """
+
+    prior: str = "spike-and-slab"
+    num_bins: int = 64
+    t: float = 0.005
+    alpha: float = 1000.0
+    sigma_slab: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.prior not in PRIORS:
+            raise ConfigError(f"prior: {self.prior!r} is not allowed (allowed: {', '.join(PRIORS)})")
+        bins = self.num_bins
+        if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= 256:
+            raise ConfigError(f"num_bins: {bins!r} is out of range (allowed: integer 2..256)")
+        for key in ("t", "alpha", "sigma_slab"):
+            value = getattr(self, key)
+            number = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
+            if not number or value < 0 or (value == 0 and key != "alpha"):
+                allowed = "finite number > 0" if key != "alpha" else "finite number >= 0"
+                raise ConfigError(f"{key}: {value!r} is out of range (allowed: {allowed})")
+        if self.sigma_slab <= self.t / 6:
+            spike = self.t / 6
+            raise ConfigError(f"sigma_slab: {self.sigma_slab!r} is out of range (allowed: > t/6 = {spike:g})")
+
+    @property
+    def q_min(self) -> int:
+        return -(self.num_bins // 2)
+
+    @property
+    def q_max(self) -> int:
+        return self.num_bins - 1 + self.q_min
+
+
+# ---------------------------------------------------------------------------------------------- quantizer
+def quantize_indices(delta: torch.Tensor, coding: UpdateCoding) -> torch.Tensor:
+    """Integer bin indices q of eq. 12-14.
+
+    Args:
+        delta: any shape, float.
+
+    Returns:
+        Same shape, int64 in [q_min, q_max].
+    """
+    return torch.clamp(torch.round(delta.detach() / coding.t), coding.q_min, coding.q_max).to(torch.int64)
+
+
+def quantize_ste(delta: torch.Tensor, coding: UpdateCoding) -> torch.Tensor:
+    """Quantized update ``t * q`` with a straight-through gradient (identity inside the clip range).
+
+    Args:
+        delta: any shape, float32 (trainable).
+
+    Returns:
+        Same shape and dtype: forward value ``t * q``, gradient ``d/d delta = 1``.
+    """
+    lo, hi = coding.q_min * coding.t, coding.q_max * coding.t
+    clipped = torch.clamp(delta, lo, hi)
+    return clipped + (quantize_indices(delta, coding).to(delta.dtype) * coding.t - clipped).detach()
+
+
+def dequantize(base: torch.Tensor, q: torch.Tensor, t: float) -> torch.Tensor:
+    """``base + t * q`` in float32: the ONE formula both UE and BS use, so their results are bit-identical."""
+    return base.to(torch.float32) + q.to(torch.float32) * torch.tensor(t, dtype=torch.float32)
+
+
+# ---------------------------------------------------------------------------------------------- priors
+def _tail(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """P(X > x) for X ~ N(0, sigma), accurate far in the tail (erfc, not 1 - cdf)."""
+    return 0.5 * torch.special.erfc(x / (sigma * math.sqrt(2.0)))
+
+
+def _components(coding: UpdateCoding) -> list[tuple[float, float]]:
+    """(weight, std) of the Gaussian mixture of the prior; weights sum to one."""
+    if coding.prior == "spike-and-slab":
+        w = coding.alpha / (1.0 + coding.alpha)
+        return [(1.0 - w, coding.sigma_slab), (w, coding.t / 6.0)]
+    return [(1.0, coding.sigma_slab)]
+
+
+def bin_mass(delta: torch.Tensor, coding: UpdateCoding) -> torch.Tensor:
+    """Prior mass of the width-t bin centred on ``delta`` (eq. 15 evaluated off the grid, eq. 20).
+
+    Exactly the pmf of eq. 15 at bin centres, smooth in between, so it serves as the differentiable rate.
+
+    Args:
+        delta: any shape, float.
+
+    Returns:
+        Same shape and dtype, in (0, 1] (float32 keeps the fine-tuning loop fast; erfc tails keep it
+        accurate).
+    """
+    if coding.prior == "uniform":
+        return torch.full_like(delta, 1.0 / coding.num_bins)
+    d = torch.clamp(delta, coding.q_min * coding.t, coding.q_max * coding.t)
+    a = d.abs()
+    half = coding.t / 2.0
+    # The edge bins absorb the tails (clipping maps them there): their outer boundary is at infinity.
+    idx = torch.round(d / coding.t)
+    edge = torch.where(d >= 0, idx >= coding.q_max, idx <= coding.q_min)
+    mass = torch.zeros_like(a)
+    for w, sigma in _components(coding):
+        upper = torch.where(edge, torch.zeros_like(a), _tail(a + half, sigma))
+        mass = mass + w * (_tail(a - half, sigma) - upper)
+    return torch.clamp(mass, min=torch.finfo(mass.dtype).tiny)
+
+
+def pmf(coding: UpdateCoding) -> np.ndarray:
+    """Categorical distribution of q over the bins (eq. 15).
+
+    Returns:
+        [num_bins], float64, sums to one; entry i is the probability of q = q_min + i.
+    """
+    q = torch.arange(coding.q_min, coding.q_max + 1, dtype=torch.float64)
+    if coding.prior == "uniform":
+        return np.full(coding.num_bins, 1.0 / coding.num_bins)
+    lower = (q - 0.5) * coding.t
+    upper = (q + 0.5) * coding.t
+    upper[-1] = math.inf
+    lower[0] = -math.inf
+    p = torch.zeros_like(q)
+    for w, sigma in _components(coding):
+        # P(lower < X <= upper) via tails on the side of the bin away from zero (no cancellation).
+        p = p + w * torch.where(q >= 0, _tail(lower, sigma) - _tail(upper, sigma),
+                                _tail(-upper, sigma) - _tail(-lower, sigma))
+    out = p.numpy()
+    return out / out.sum()
+
+
+def rate_bits(deltas: list[torch.Tensor], coding: UpdateCoding) -> torch.Tensor:
+    """Differentiable update rate ``-sum log2 P(delta)`` (eq. 19-20) [bits], float32 scalar."""
+    total = torch.zeros(())
+    for d in deltas:
+        total = total - torch.log2(bin_mass(d.to(torch.float32), coding)).sum()
+    return total
+
+
+# ---------------------------------------------------------------------------------------------- layout
+def decoder_state(codec: Any, names: list[str] | None = None) -> dict[str, torch.Tensor]:
+    """Detached float32 copies of the decoder-side tensors, in ``decoder_parameter_names()`` order.
+
+    Args:
+        codec: a codec.
+        names: a subset to take instead of all of ``codec.decoder_parameter_names()``.
+    """
+    state = dict(codec.named_parameters())
+    state.update(dict(codec.named_buffers()))
+    out: dict[str, torch.Tensor] = {}
+    for name in codec.decoder_parameter_names() if names is None else names:
+        if name not in state:
+            raise DataError(f"codec has no parameter {name!r} listed in decoder_parameter_names()")
+        out[name] = state[name].detach().to(torch.float32).clone()
+    return out
+
+
+def _layout_hash(state: dict[str, torch.Tensor]) -> int:
+    text = ";".join(f"{k}:{tuple(v.shape)}" for k, v in state.items()).encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:4], "little")
+
+
+def _base_crc(state: dict[str, torch.Tensor]) -> int:
+    crc = 0
+    for v in state.values():
+        crc = zlib.crc32(v.contiguous().numpy().tobytes(), crc)
+    return crc
+
+
+def _set_tensors(codec: Any, values: dict[str, torch.Tensor]) -> None:
+    """Overwrite named parameters/buffers in place and let the codec rebuild derived tables."""
+    tensors = dict(codec.named_parameters())
+    tensors.update(dict(codec.named_buffers()))
+    with torch.no_grad():
+        for name, value in values.items():
+            tensors[name].copy_(value.to(tensors[name].dtype))
+    for hook_name in ("update_entropy_tables", "update"):
+        hook = getattr(codec, hook_name, None)
+        if callable(hook):
+            hook()  # derived tables (e.g. latent CDFs) follow the new entropy-model parameters
+            break
+
+# ---------------------------------------------------------------------------------------------- coding
+def _as_sent(coding: UpdateCoding) -> UpdateCoding:
+    """The coding as the BS will read it from the float32 header (the pmf must match to the last bit)."""
+    f32 = [float(np.float32(x)) for x in (coding.t, coding.alpha, coding.sigma_slab)]
+    return UpdateCoding(coding.prior, coding.num_bins, *f32)
+
+
+@dataclass(frozen=True)
+class EncodedUpdate:
+    """A coded model update.
+
+    Attributes:
+        payload: the bitstream (header + range-coded symbols + crc).
+        num_nonzero: number of parameters with q != 0.
+        num_params: number of decoder-side parameters covered.
+        estimated_bits: -sum log2 pmf(q), the ideal code length of the symbols (logged beside ``bits``).
+    """
+
+    payload: bytes
+    num_nonzero: int
+    num_params: int
+    estimated_bits: float
+
+    @property
+    def bits(self) -> int:
+        return 8 * len(self.payload)
+
+
+def encode_update(ue_codec: Any, base: Any, coding: UpdateCoding, *, commit: bool = True,
+                  names: list[str] | None = None) -> EncodedUpdate:
+    """Quantize and code the UE's decoder-side change relative to what the BS holds.
+
+    Args:
+        ue_codec: the fine-tuned codec at the UE.
+        base: the BS's codec, or its ``decoder_state`` dict (what the UE knows the BS holds).
+        coding: quantizer and prior.
+        commit: also overwrite ``ue_codec``'s decoder-side tensors with ``base + t * q`` so that UE and BS
+            hold identical tensors (always wanted, except when only measuring).
+        names: code only these decoder-side tensors (the others must not have changed), e.g. the
+            retranslation module around a frozen backbone; the BS must pass the same names.
+
+    Returns:
+        The coded update.
+    """
+    coding = _as_sent(coding)
+    base_state = base if isinstance(base, dict) else decoder_state(base, names)
+    if names is not None:
+        base_state = {k: base_state[k] for k in names}
+    new_state = decoder_state(ue_codec, list(base_state))
+    if _layout_hash(new_state) != _layout_hash(base_state):
+        raise DataError("the UE codec and the BS codec have different decoder parameter layouts")
+    qs = {k: quantize_indices(new_state[k] - base_state[k], coding) for k in new_state}
+    flat = torch.cat([q.reshape(-1) for q in qs.values()]) if qs else torch.zeros(0, dtype=torch.int64)
+    symbols = (flat - coding.q_min).numpy().astype(np.int32)
+    probabilities = pmf(coding)
+    encoder = constriction.stream.queue.RangeEncoder()
+    if symbols.size:
+        encoder.encode(symbols, constriction.stream.model.Categorical(probabilities, perfect=False))
+    words = encoder.get_compressed().astype("<u4")
+    header = _HEADER.pack(_MAGIC, _VERSION, PRIORS.index(coding.prior), coding.num_bins - 1, coding.t,
+                          coding.alpha, coding.sigma_slab, _layout_hash(base_state), _base_crc(base_state),
+                          words.size)
+    body = header + words.tobytes()
+    payload = body + _CRC.pack(zlib.crc32(body))
+    if commit:
+        _set_tensors(ue_codec, {k: dequantize(base_state[k], qs[k], coding.t) for k in qs})
+    estimated = float(-np.log2(probabilities[symbols]).sum()) if symbols.size else 0.0
+    return EncodedUpdate(payload, int((flat != 0).sum()), int(flat.numel()), estimated)
+
+
+def read_header(payload: bytes) -> tuple[UpdateCoding, int, int, np.ndarray]:
+    """Check a payload's integrity and split it.
+
+    Returns:
+        (coding, layout hash, base crc, range-coded words [num_words] uint32).
+
+    Raises:
+        DataError: truncated, wrong magic/version, or crc mismatch.
+    """
+    if len(payload) < _HEADER.size + _CRC.size:
+        raise DataError(f"model update payload is truncated ({len(payload)} bytes)")
+    body, (crc,) = payload[:-_CRC.size], _CRC.unpack(payload[-_CRC.size:])
+    if zlib.crc32(body) != crc:
+        raise DataError("model update payload is corrupt (crc mismatch)")
+    magic, version, prior, bins_m1, t, alpha, sigma, layout, base_crc, num_words = _HEADER.unpack(
+        body[:_HEADER.size])
+    if magic != _MAGIC or version != _VERSION or prior >= len(PRIORS):
+        raise DataError("model update payload has an unknown format")
+    if len(body) != _HEADER.size + 4 * num_words:
+        raise DataError("model update payload length does not match its header")
+    try:
+        coding = UpdateCoding(PRIORS[prior], bins_m1 + 1, t, alpha, sigma)
+    except ConfigError as err:
+        raise DataError(f"model update payload has invalid coding parameters ({err})") from err
+    words = np.frombuffer(body[_HEADER.size:], dtype="<u4").astype(np.uint32)
+    return coding, layout, base_crc, words
+
+
+def decode_update(payload: bytes, base_state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Decode a payload against the decoder-side tensors it was made for.
+
+    Args:
+        payload: bytes from ``encode_update``.
+        base_state: the tensors the BS holds (``decoder_state(bs_codec)``).
+
+    Returns:
+        The new tensors ``base + t * q`` (float32), same names and shapes.
+    """
+    coding, layout, base_crc, words = read_header(payload)
+    if layout != _layout_hash(base_state):
+        raise DataError("model update payload was made for another decoder parameter layout")
+    if base_crc != _base_crc(base_state):
+        raise DataError("model update payload was made for another decoder version than the one held")
+    num = sum(v.numel() for v in base_state.values())
+    try:
+        decoder = constriction.stream.queue.RangeDecoder(words)
+        model = constriction.stream.model.Categorical(pmf(coding), perfect=False)
+        symbols = decoder.decode(model, num) if num else np.zeros(0, dtype=np.int32)
+    except Exception as err:  # constriction raises plain exceptions on malformed streams
+        raise DataError(f"model update payload could not be decoded ({err})") from err
+    flat = torch.from_numpy(np.asarray(symbols, dtype=np.int64)) + coding.q_min
+    out: dict[str, torch.Tensor] = {}
+    offset = 0
+    for name, value in base_state.items():
+        q = flat[offset:offset + value.numel()].reshape(value.shape)
+        offset += value.numel()
+        out[name] = dequantize(value, q, coding.t)
+    return out
+
+
+def apply_update(bs_codec: Any, payload: bytes, names: list[str] | None = None) -> Any:
+    """Return a copy of ``bs_codec`` whose decoder-side tensors are replaced by the decoded update.
+
+    Args:
+        bs_codec: the codec the BS holds (not modified).
+        payload: bytes from ``encode_update``.
+        names: the subset of tensors the update covers (as given to ``encode_update``).
+
+    Raises:
+        DataError: the payload is corrupt or was made for another layout or decoder version.
+    """
+    new_values = decode_update(payload, decoder_state(bs_codec, names))
+    new_codec = copy.deepcopy(bs_codec)
+    _set_tensors(new_codec, new_values)
+    return new_codec
+
+
+def copy_decoder(bs_codec: Any, ue_codec: Any) -> Any:
+    """Genie delivery: a copy of ``bs_codec`` with exactly ``ue_codec``'s decoder-side tensors (no bits)."""
+    new_codec = copy.deepcopy(bs_codec)
+    _set_tensors(new_codec, decoder_state(ue_codec))
+    return new_codec
