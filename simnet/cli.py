@@ -44,13 +44,14 @@ def run(args: argparse.Namespace) -> int:
     """Load a scenario, run every policy variant, write tables, manifest and plots."""
     from tqdm import tqdm
 
-    from simnet.config import load_scenario, to_dict
+    from simnet.config import load_scenario, parse_overrides, to_dict
     from simnet.engine import build_world
     from simnet.results import package_versions, summarize, write_manifest, write_summary, write_tables
     from simnet.sweep import run_variants
 
     t0 = time.perf_counter()
-    scenario = load_scenario(args.scenario, seed=args.seed, quick=args.quick)
+    scenario = load_scenario(args.scenario, seed=args.seed, quick=args.quick,
+                             overrides=parse_overrides(args.set or []))
     cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     show = not args.quiet
     with tqdm(total=100, desc="channels", disable=not show, leave=False) as bar:
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     workers = args.workers or min(os.cpu_count() or 1, len(scenario.policies))
     manifest: dict[str, Any] = {
         "status": "running", "scenario": to_dict(scenario), "scenario_file": str(args.scenario),
-        "seed": scenario.seed, "quick": bool(args.quick), "workers": workers, "versions": package_versions(),
+        "seed": scenario.seed, "quick": bool(args.quick), "overrides": args.set or [],
+        "workers": workers, "versions": package_versions(),
         "channel": world.channel_info, "codec": world.codec_info, "cache_dir": str(cache) if cache else None,
         "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
@@ -76,6 +78,10 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for bar in bars.values():
             bar.close()
+    from simnet.report import write_report
+
+    lmbda = float(getattr(world.codec, "checkpoint_meta", {}).get("lmbda", 1.0))
+    write_report(out, lmbda)
     figures: list[str] = []
     if scenario.output.plots and not args.no_plots:
         from simnet.plots import plot_run
@@ -103,6 +109,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", help="run folder to write (default: <output.dir>/<name>-<UTC time>)")
     p.add_argument("--seed", type=int, help="override the scenario's seed")
     p.add_argument("--quick", action="store_true", help="apply the scenario's quick: block (a short run)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a scenario value, e.g. --set ues.count=8 (repeatable)")
     p.add_argument("--cache-dir", help="channel cache folder (default: $SIMNET_CACHE or ~/.cache/simnet)")
     p.add_argument("--no-cache", action="store_true", help="compute channels without the on-disk cache")
     p.add_argument("--no-plots", action="store_true", help="skip drawing figures")

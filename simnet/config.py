@@ -250,13 +250,34 @@ def registries() -> tuple[Any, Any, Any]:
     return simnet.channels.CHANNEL_SOURCES, simnet.codecs.CODECS, policies.POLICIES
 
 
-def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False) -> Scenario:
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["ues.count=8", "uplink.discipline=fifo"]`` -> nested mapping (values parsed as YAML)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. --set ues.count=8")
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = parsed
+    return out
+
+
+def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False,
+                  overrides: Mapping[str, Any] | None = None) -> Scenario:
     """Read and validate a scenario file.
 
     Args:
         path: the YAML file.
         seed: overrides the file's ``seed``.
         quick: merge the file's ``quick:`` block over it (a shorter run for a first look).
+        overrides: a partial scenario merged over the file last (``--set`` on the command line).
 
     Raises:
         ConfigError: one line naming the file, key path, value and what is allowed.
@@ -285,6 +306,8 @@ def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False
         if not isinstance(quick_block, Mapping):
             raise ctx.error("quick", f"must be a mapping of sections to override, got {quick_block!r}")
         raw = _deep_merge(raw, quick_block)
+    if overrides:
+        raw = _deep_merge(raw, overrides)
     for key in ("channel", "codec", "policies"):
         if key not in raw:
             raise ctx.error(key, "missing section (see scenarios/smoke.yaml for an example)")

@@ -61,7 +61,8 @@ def summarize(label: str, policy: str, kwargs: dict[str, Any], rec: dict[str, An
         "mean_csi_age_ms": 1e3 * float(slots.age_s.mean()) if len(slots) else float("nan"),
         "mean_queue_delay_ms": 1e3 * float((delivered.t_deliver_s - delivered.t_enqueue_s).mean())
         if len(delivered) else float("nan"),
-        "num_model_updates": int(np.isfinite(upd.t_deliver_s).sum()) if len(upd) else 0,
+        "num_model_updates": (int(np.isfinite(upd.t_deliver_s).sum()) if len(upd) else 0)
+        + sum(1 for f in rec["finetunes"] if f.get("delivery") == "free"),
         "num_finetunes": len(rec["finetunes"]),
         "uplink_utilisation": rec["uplink_busy_s"] / rec["t_end_s"] if rec["t_end_s"] > 0 else float("nan"),
     }

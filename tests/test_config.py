@@ -69,3 +69,15 @@ def test_cli_prints_one_line_and_no_traceback(name: str, tmp_path: Path):
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ")
     assert not (tmp_path / "out").exists()  # nothing written before the scenario was validated
+
+
+def test_set_overrides_are_validated_like_the_file(tmp_path: Path):
+    from simnet.config import parse_overrides
+
+    sc = load_scenario(ROOT / "tests" / "data" / "tiny.yaml", overrides=parse_overrides(["ues.count=5",
+                                                                                         "uplink.discipline=csi-first"]))
+    assert sc.ues.count == 5 and sc.uplink.discipline == "csi-first"
+    with pytest.raises(ConfigError, match="did you mean 'count'"):
+        load_scenario(ROOT / "tests" / "data" / "tiny.yaml", overrides=parse_overrides(["ues.cout=5"]))
+    with pytest.raises(ConfigError, match="KEY.PATH=VALUE"):
+        parse_overrides(["ues.count"])

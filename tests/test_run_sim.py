@@ -25,7 +25,7 @@ def test_run_sim_end_to_end_is_complete_and_deterministic(tmp_path: Path):
     proc = _run(a, tmp_path / "cache", "--workers", "1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     for name in ("summary.csv", "reports.parquet", "slots.parquet", "packets.parquet", "finetunes.parquet",
-                 "manifest.json", "rd.png", "over_distance.png", "rd_vs_interval.png"):
+                 "manifest.json", "report.md", "rd.png", "over_distance.png", "rd_vs_interval.png"):
         assert (a / name).is_file(), name
     summary = pd.read_csv(a / "summary.csv")
     assert list(summary.variant) == ["never", "periodic"]
