@@ -1,13 +1,17 @@
-"""Fine-tuning cost and update-coding ablation on quadriga_track channels -> benchmarks/results/finetune.json.
+"""Fine-tuning cost, update-coding ablation and quantization sweep on quadriga_track -> results/finetune.json.
 
     python benchmarks/bench_finetune.py [--quick] [--no-ablation]
 
-1. Wall time of a full-model fine-tune (default ``FinetuneConfig``) of the shipped rd-cnn checkpoint on
-   100 and 250 samples, 2 torch threads, after one warm-up call (the first backward pass of a process pays
+Channels: consecutive samples of the quadriga_track preset from ``--start-m``; the fine-tune window is the
+first ``--window`` (250) samples, the evaluation reports the next ``--num-eval`` (350), never trained on.
+
+1. Wall time of a full-model fine-tune (default ``FinetuneConfig``) of the default rd-cnn checkpoint on
+   100 and 250 samples, 1 torch thread, after one warm-up call (the first backward pass of a process pays
    a one-off start-up cost, reported separately), with update bits and non-zero count.
 2. Ablation (paper 000, Fig. 8/9): prior in {spike-and-slab, gaussian, uniform} x regularize in
-   {on, off}: update bits, non-zero updates, NMSE on the next ``num_eval`` samples (real streams), latent
-   bits per real dimension and total bits per real dimension with the update spread over those samples.
+   {on, off}: update bits, non-zero updates, NMSE on the evaluation reports (real streams), latent
+   bits per real dimension and total bits per real dimension with the update spread over those reports.
+3. Quantization sweep (Table IV analogue): num_bins in 2..256 at the default bin width t.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import os
 import platform
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +31,6 @@ import torch
 from simnet.channels import make_source
 from simnet.codecs import RDCNN, default_checkpoint, load_codec, shipped_checkpoints
 from simnet.finetune import FinetuneConfig, encoder_only, full_model, genie
-from simnet.updates import UpdateCoding
 
 SAMPLES_PER_M = 29.6
 SPEED_MPS = 5.0 / 3.6
@@ -57,28 +61,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps (smoke run)")
     parser.add_argument("--no-ablation", action="store_true")
-    parser.add_argument("--num-eval", type=int, default=250)
-    parser.add_argument("--start-m", type=float, default=100.0)
+    parser.add_argument("--num-eval", type=int, default=350)
+    parser.add_argument("--window", type=int, default=250)
+    parser.add_argument("--start-m", type=float, default=50.0)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "finetune.json"))
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)
     ckpt = default_checkpoint()
     if not ckpt.is_file() and shipped_checkpoints():
         ckpt = shipped_checkpoints()[-1]
     codec = load_codec(ckpt) if ckpt.is_file() else RDCNN(64, 64).eval()
     t0 = time.perf_counter()
-    h = track_channels(250 + args.num_eval, args.start_m)
-    h_eval = h[250:]
+    h = track_channels(args.window + args.num_eval, args.start_m)
+    h_eval = h[args.window:]
+    win = h[:args.window]
     report: dict[str, Any] = {
         "codec": str(ckpt.name) if ckpt.is_file() else "rd-cnn (random init: no shipped checkpoint found)",
-        "channels": f"geometric/quadriga_track, {250 + args.num_eval} samples from {args.start_m} m",
+        "channels": (f"geometric/quadriga_track, {args.window + args.num_eval} samples from {args.start_m} m: "
+                     f"window {args.window}, evaluation {args.num_eval}"),
         "channel_time_s": time.perf_counter() - t0,
-        "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": 2,
+        "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": 1,
                     "load_average_start": os.getloadavg()},
     }
     base_cfg = FinetuneConfig(steps=10) if args.quick else FinetuneConfig()
-    report["config"] = {"steps": base_cfg.steps, "batch_size": base_cfg.batch_size, "lr": base_cfg.lr,
-                        "optimizer": "Adam", "beta": base_cfg.beta, "coding": vars(base_cfg.coding)}
+    report["config"] = {k: v for k, v in vars(base_cfg).items() if k != "coding"} | {
+        "optimizer": "Adam", "coding": vars(base_cfg.coding)}
     t0 = time.perf_counter()
     full_model(codec, h[:20], np.random.default_rng(99), FinetuneConfig(steps=2))
     report["warmup_s"] = time.perf_counter() - t0
@@ -97,7 +104,7 @@ def main() -> None:
     report["full_model_timing"] = timing
     for label, fn in (("encoder_only", encoder_only), ("genie", genie)):
         t0 = time.perf_counter()
-        res = fn(codec, h[:100], np.random.default_rng(0), base_cfg)
+        res = fn(codec, win, np.random.default_rng(0), base_cfg)
         nmse_db, bpd = evaluate(res.codec, h_eval)
         report[label] = {"wall_s": time.perf_counter() - t0, "eval_nmse_db": nmse_db, "eval_latent_bpd": bpd}
         print(label, report[label], flush=True)
@@ -106,16 +113,26 @@ def main() -> None:
         dims = 2 * h.shape[1] * h.shape[2]
         for prior in ("spike-and-slab", "gaussian", "uniform"):
             for regularize in (True, False):
-                cfg = FinetuneConfig(steps=base_cfg.steps, batch_size=base_cfg.batch_size, lr=base_cfg.lr,
-                                     regularize=regularize, coding=UpdateCoding(prior=prior))
-                res = full_model(codec, h[:100], np.random.default_rng(0), cfg)
+                cfg = replace(base_cfg, regularize=regularize, coding=replace(base_cfg.coding, prior=prior))
+                res = full_model(codec, win, np.random.default_rng(0), cfg)
                 nmse_db, bpd = evaluate(res.codec, h_eval)
                 rows.append({"prior": prior, "regularize": regularize, "update_bits": res.bits,
                              "num_nonzero": res.num_nonzero, "eval_nmse_db": nmse_db, "eval_latent_bpd": bpd,
                              "total_bpd": bpd + res.bits / (len(h_eval) * dims)})
                 print(rows[-1], flush=True)
-        report["ablation_100_samples"] = rows
-        report["ablation_note"] = "total_bpd spreads the update's bits over the num_eval evaluation samples"
+        report["ablation"] = rows
+        sweep = []
+        for num_bins in (2, 4, 8, 16, 32, 64, 128, 256):
+            cfg = replace(base_cfg, coding=replace(base_cfg.coding, num_bins=num_bins))
+            res = full_model(codec, win, np.random.default_rng(0), cfg)
+            nmse_db, bpd = evaluate(res.codec, h_eval)
+            sweep.append({"num_bins": num_bins, "update_bits": res.bits, "num_nonzero": res.num_nonzero,
+                          "eval_nmse_db": nmse_db, "eval_latent_bpd": bpd,
+                          "total_bpd": bpd + res.bits / (len(h_eval) * dims)})
+            print(sweep[-1], flush=True)
+        report["quantization_sweep"] = sweep
+        report["ablation_note"] = ("fine-tuned on the window; total_bpd spreads the update's bits over the "
+                                   "num_eval evaluation reports")
     report["machine"]["load_average_end"] = os.getloadavg()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

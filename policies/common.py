@@ -11,14 +11,15 @@ import numpy as np
 from simnet.errors import ConfigError
 from simnet.finetune import FinetuneConfig, FinetuneResult
 
-OPTIM_KEYS = ("steps", "batch_size", "lr", "lambda")
+OPTIM_KEYS = ("steps", "batch_size", "lr", "lambda", "augment_delay_taps", "augment_angle_bins")
 """Optimisation keywords every fine-tuning policy accepts."""
 UPDATE_KEYS = ("beta", "regularize", "prior", "num_bins", "t", "alpha", "sigma_slab")
 """Update-coding keywords (and the ablations) of policies that send a decoder update."""
 
 
 def split_kwargs(policy: str, kwargs: Mapping[str, Any], own: tuple[str, ...],
-                 finetune_keys: tuple[str, ...]) -> tuple[dict[str, Any], FinetuneConfig]:
+                 finetune_keys: tuple[str, ...],
+                 defaults: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], FinetuneConfig]:
     """Split a policy's scenario keywords into its own and a validated ``FinetuneConfig``.
 
     Raises:
@@ -30,7 +31,8 @@ def split_kwargs(policy: str, kwargs: Mapping[str, Any], own: tuple[str, ...],
             names = ", ".join(sorted(allowed))
             raise ConfigError(f"policy {policy!r}: unknown keyword {key!r} (allowed: {names})")
     try:
-        cfg = FinetuneConfig.from_kwargs({k: v for k, v in kwargs.items() if k in finetune_keys})
+        cfg = FinetuneConfig.from_kwargs({k: v for k, v in kwargs.items() if k in finetune_keys},
+                                         **(defaults or {}))
     except ConfigError as err:
         raise ConfigError(f"policy {policy!r}: {err}") from None
     return {k: v for k, v in kwargs.items() if k in own}, cfg

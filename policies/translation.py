@@ -9,7 +9,7 @@ import numpy as np
 from policies.base import Delivery, Observation, UpdateResult, register_policy
 from policies.common import OPTIM_KEYS, UPDATE_KEYS, DistanceTrigger, check_number, cut_window, split_kwargs
 from simnet import updates
-from simnet.finetune import translation
+from simnet.finetune import TRANSLATION_DEFAULTS, translation
 from simnet.translation import TranslatedCodec, wrap_translation
 
 
@@ -33,7 +33,7 @@ class Translation:
         if window_size is not None:
             check_number(self.name, "window_size", window_size, 1, integer=True)
         check_number(self.name, "num_channels", num_channels, 1, 256, integer=True)
-        _, self.cfg = split_kwargs(self.name, finetune, (), OPTIM_KEYS + UPDATE_KEYS)
+        _, self.cfg = split_kwargs(self.name, finetune, (), OPTIM_KEYS + UPDATE_KEYS, TRANSLATION_DEFAULTS)
         self.window_size = window_size
         self.num_channels = num_channels
         self.trigger = DistanceTrigger(interval_m)

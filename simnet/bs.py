@@ -32,7 +32,9 @@ class BaseStation:
         env: the SimPy environment.
         bs_codecs: per UE, the BS's copy of the UE's initial codec (version 0).
         samples: per UE, its sampled track; h: per UE, its true channels (to score at time of use).
-        snr_db: transmit SNR for spectral efficiency [dB].
+        snr_db: mean receive SNR per BS antenna of every UE [dB]: for the spectral efficiency each UE's
+            channel is scaled by its track-average gain (large-scale power control), so ``snr_db`` is the
+            SNR a UE sees on average from one antenna, and MRT with perfect CSI adds the array gain.
         slot_period_s: downlink slot period [s].
         log: where the BS appends one dict per decoded report and per slot and UE.
     """
@@ -55,6 +57,7 @@ class BaseStation:
         self.slot_period_s = slot_period_s
         self.log = log
         self.latest: list[Reconstruction | None] = [None] * len(bs_codecs)
+        self._scale = [1.0 / np.sqrt(max(float(np.mean(np.abs(hu) ** 2)), 1e-30)) for hu in h]
         self.ues: list[UserEquipment] = []
         self._in_flight: list[dict[int, int]] = [{} for _ in bs_codecs]
         env.process(self.slots(env))
@@ -136,8 +139,9 @@ class BaseStation:
         h_hat = np.stack([r.h_hat for r in recs if r is not None])
         err = nmse(h_true, h_hat)
         cos = cosine_similarity(h_true, h_hat)
-        se_mrt = mrt_se(h_true, h_hat, self.snr_db)
-        se_zf = zf_se(h_true, h_hat, self.snr_db) if len(active) > 1 else se_mrt
+        scale = np.array([self._scale[u] for u in active])[:, None, None]
+        se_mrt = mrt_se(h_true * scale, h_hat * scale, self.snr_db)
+        se_zf = zf_se(h_true * scale, h_hat * scale, self.snr_db) if len(active) > 1 else se_mrt
         for j, u in enumerate(active):
             r = recs[j]
             assert r is not None

@@ -135,8 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     p_plot.add_argument("run_dir")
     sub.add_parser("pretrain", help="train the backbone codec on the source environment", add_help=False)
     sub.add_parser("evaluate", help="rate and NMSE of a checkpoint on a channel preset", add_help=False)
+    sub.add_parser("study", help="multi-run studies (congestion: N users, FIFO vs CSI-first)", add_help=False)
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in ("pretrain", "evaluate"):
+    if argv and argv[0] in ("pretrain", "evaluate", "study"):
         return _guard(lambda: _delegate(argv[0], argv[1:]))
     args = parser.parse_args(argv)
     return _guard(lambda: {"run": run, "plot": plot}[args.command](args))

@@ -62,9 +62,9 @@ class UpdateCoding:
 
     prior: str = "spike-and-slab"
     num_bins: int = 64
-    t: float = 0.005
+    t: float = 0.05
     alpha: float = 1000.0
-    sigma_slab: float = 0.05
+    sigma_slab: float = 0.5
 
     def __post_init__(self) -> None:
         if self.prior not in PRIORS:

@@ -121,9 +121,10 @@ def test_genie_is_at_least_as_good_as_full_model() -> None:
 
 def test_regularization_and_prior_shrink_the_update() -> None:
     bs, h = ToyCodec(), window()
+    toy = UpdateCoding(t=0.005, sigma_slab=0.05)  # bins sized for this toy's small lr
     base = dict(steps=80, batch_size=16, lr=1e-3)
-    reg = full_model(bs, h, np.random.default_rng(0), FinetuneConfig(**base, beta=10.0))
-    free = full_model(bs, h, np.random.default_rng(0), FinetuneConfig(**base, regularize=False))
+    reg = full_model(bs, h, np.random.default_rng(0), FinetuneConfig(**base, beta=10.0, coding=toy))
+    free = full_model(bs, h, np.random.default_rng(0), FinetuneConfig(**base, regularize=False, coding=toy))
     uni = full_model(
         bs, h, np.random.default_rng(0), FinetuneConfig(**base, coding=UpdateCoding(prior="uniform"))
     )
