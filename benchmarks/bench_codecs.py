@@ -1,12 +1,20 @@
 """Compute and throughput of rd-cnn vs rd-cnn-paper, measured in one run -> benchmarks/results/codecs.json.
 
 FLOPs are counted by torch.utils.flop_counter.FlopCounterMode on one 64x64 report through the encoder and
-decoder networks (multiply and add counted separately; range coding not included). Throughput is
-compress + decompress (networks, real range coding, canonical check) of a batch, on 2 torch threads.
-Optionally (--rd-budget-s > 0) both codecs are trained on the same o1_like data for the same wall-clock
-budget and evaluated on held-out tracks.
+decoder networks (multiply and add counted separately; range coding not included). Throughputs, all on
+``--threads`` torch threads (2 by default) and in reports per second:
 
-    python benchmarks/bench_codecs.py [--batch 256] [--rd-budget-s 0]
+- ``reports_per_s``: compress + decompress of a batch (networks, real range coding, canonical check);
+- ``network_reports_per_s``: the networks alone (quantize + dequantize), the ceiling of the line above;
+- ``coding_reports_per_s``: the range coder alone (entropy_encode + entropy_decode with its check);
+- ``single_call_reports_per_s``: one ``compress(h[i:i+1])`` + one ``decompress([stream])`` per report, the
+  simulator's calling pattern.
+
+Rates (``bits_per_report`` = 8 * stream length, ``estimated_bits_per_report`` = likelihood estimate) are
+the means over the benchmark batch. Optionally (--rd-budget-s > 0) both codecs are trained on the same
+o1_like data for the same wall-clock budget and evaluated on held-out tracks.
+
+    python benchmarks/bench_codecs.py [--batch 256] [--threads 2] [--rd-budget-s 0]
 """
 
 from __future__ import annotations
@@ -14,7 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,21 +42,39 @@ def count_flops(codec: torch.nn.Module, h: np.ndarray) -> int:
     return int(counter.get_total_flops())
 
 
-def throughput(codec: torch.nn.Module, h: np.ndarray, min_s: float = 3.0) -> float:
-    codec.decompress(codec.compress(h[:4]))  # warm-up (tables, caches)
+def rate(step: Callable[[], object], num_reports: int, min_s: float = 3.0) -> float:
+    """Reports per second of ``step`` (which handles ``num_reports`` reports), run for at least ``min_s``."""
+    step()  # warm-up (tables, caches)
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < min_s:
-        codec.decompress(codec.compress(h))
-        done += len(h)
+        step()
+        done += num_reports
     return done / (time.perf_counter() - start)
+
+
+def throughputs(codec: Any, h: np.ndarray) -> dict[str, float]:
+    codes, q = codec.quantize(h)
+    streams = codec.entropy_encode(codes, q)
+    single = h[: max(1, len(h) // 4)]
+    return {
+        "reports_per_s": rate(lambda: codec.decompress(codec.compress(h)), len(h)),
+        "network_reports_per_s": rate(lambda: codec.dequantize(*codec.quantize(h)), len(h)),
+        "coding_reports_per_s": rate(lambda: codec.entropy_decode(codec.entropy_encode(codes, q)), len(h)),
+        "single_call_reports_per_s": rate(
+            lambda: [codec.decompress(codec.compress(single[i : i + 1])) for i in range(len(single))], len(single)
+        ),
+        "bits_per_report": float(np.mean([8 * len(s) for s in streams])),
+        "estimated_bits_per_report": float(codec.estimate_bits(h).mean()),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--rd-budget-s", type=float, default=0.0)
     args = parser.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     from simnet.pretrain import sample_channels
 
     h = sample_channels("o1_like", args.batch, seed=99, split="test")
@@ -61,7 +89,7 @@ def main() -> None:
             "flops_per_report": count_flops(codec, h),
             "num_params": num_params,
             "num_decoder_params": num_decoder,
-            "reports_per_s": throughput(codec, batch),
+            **throughputs(codec, batch),
             "throughput_batch": len(batch),
         }
     base = result["codecs"]["rd-cnn-paper"]
@@ -70,6 +98,9 @@ def main() -> None:
         "flops": mine["flops_per_report"] / base["flops_per_report"],
         "params": mine["num_params"] / base["num_params"],
         "reports_per_s": mine["reports_per_s"] / base["reports_per_s"],
+    }
+    result["coding_share_of_time"] = {
+        name: 1.0 - c["reports_per_s"] / c["network_reports_per_s"] for name, c in result["codecs"].items()
     }
     if args.rd_budget_s > 0:
         from simnet.evaluate import evaluate

@@ -5,11 +5,14 @@ A subclass supplies the two networks; this base class does the rest:
     UE:  h ──norm code──> h_n ──analysis──> y ──quantize──> q ──range coder──> bytes
     BS:  bytes ──decoder──> (norm code, q) ──dequantize──> y_hat ──synthesis──> h_n_hat ──x norm──> h_hat
 
-Stream layout (constriction range coder, 32-bit words, read in order): the 16-bit norm code of every report
-(uniform model), then every latent symbol under its channel's factorized-prior table, then the exact values
-of escaped symbols. A packed stream (several reports) starts with the report count (Elias-gamma style).
-No checksum bits are spent: a decoded stream is accepted only if re-encoding its symbols reproduces it
-word for word (valid streams are canonical), which rejects truncated, padded or altered streams.
+Stream layout (constriction range coder, 32-bit words, read in order): the 16-bit norm code (uniform
+model), then the report's latent symbols as laid out by :class:`simnet.entropy_coding.SymbolLayout` (block
+headers for the symbols that are almost always at their table's mode, the other symbols by table width,
+the symbols after each block's first deviation, the exact values of escaped symbols). A packed stream
+(several reports) starts with the report count (Elias-gamma style), then all norm codes, then the reports
+one after the other. No checksum bits are spent: a decoded stream is accepted only if re-encoding its
+symbols reproduces it byte for byte (valid streams are canonical), which rejects every truncated, padded or
+altered stream that is not itself the exact stream of some other symbol sequence.
 """
 
 from __future__ import annotations
@@ -22,16 +25,8 @@ import torch
 from torch import nn
 
 from simnet.codecs.normalization import NORM_CODE_BITS, denormalize, norm_code, normalize
-from simnet.entropy import (
-    FactorizedPrior,
-    SymbolLayout,
-    bytes_to_words,
-    decode_symbols,
-    decode_uints,
-    encode_symbols,
-    encode_uints,
-    words_to_bytes,
-)
+from simnet.entropy import FactorizedPrior
+from simnet.entropy_coding import RecordingDecoder, SymbolLayout, bytes_to_words, decode_uints, encode_uints
 from simnet.errors import ConfigError, DataError
 
 _NORM_MODEL = constriction.stream.model.Uniform(2**NORM_CODE_BITS)
@@ -138,42 +133,69 @@ class RDCodec(nn.Module):
         h_n_hat = self.synthesis(self.prior.dequantize(q_t))
         return denormalize(h_n_hat, torch.as_tensor(codes, dtype=torch.int64)).numpy()
 
-    def _layout(self, num_reports: int) -> SymbolLayout:
-        """Coding layout of ``num_reports`` reports' symbols (the single-report one is cached)."""
+    def _layout(self) -> SymbolLayout:
+        """Coding layout of one report's symbols, rebuilt only when the prior's tables change."""
         tables = self.prior.tables()
-        cached = getattr(self, "_layout_cache", None)
-        if num_reports == 1 and cached is not None and cached.tables is tables:
-            return cached
-        layout = SymbolLayout(np.tile(self._channel_index, num_reports), tables)
-        if num_reports == 1:
-            self._layout_cache = layout
-        return layout
+        cached: SymbolLayout | None = getattr(self, "_layout_cache", None)
+        if cached is None or cached.tables.fingerprint != tables.fingerprint:
+            cached = self._layout_cache = SymbolLayout(self._channel_index, tables)
+        return cached
 
-    def _encode(self, codes: np.ndarray, q: np.ndarray, count: bool) -> bytes:
+    def entropy_encode(self, codes: np.ndarray, q: np.ndarray) -> list[bytes]:
+        """The coder alone, one stream per report: (codes [B] int64, q [B, num_latent] int64) -> B streams."""
+        plans = self._layout().plan(q)
+        norm = (np.asarray(codes) + _NORM_OFFSET).astype(np.int32)
+        streams = []
+        for i, calls in enumerate(plans):
+            encoder = constriction.stream.queue.RangeEncoder()
+            encoder.encode(norm[i : i + 1], _NORM_MODEL)
+            for call in calls:
+                encoder.encode(*call)
+            streams.append(encoder.get_compressed().astype("<u4", copy=False).tobytes())
+        return streams
+
+    def _encode_packed(self, codes: np.ndarray, q: np.ndarray) -> bytes:
         encoder = constriction.stream.queue.RangeEncoder()
-        if count:
-            encode_uints(encoder, np.array([len(codes) - 1]))
-        encoder.encode((codes + _NORM_OFFSET).astype(np.int32), _NORM_MODEL)
-        encode_symbols(encoder, q.reshape(-1), self._layout(len(codes)))
-        return words_to_bytes(encoder.get_compressed())
+        encode_uints(encoder, np.array([len(codes) - 1]))
+        encoder.encode((np.asarray(codes) + _NORM_OFFSET).astype(np.int32), _NORM_MODEL)
+        for calls in self._layout().plan(q):
+            for call in calls:
+                encoder.encode(*call)
+        return encoder.get_compressed().astype("<u4", copy=False).tobytes()
 
-    def _decode(self, stream: bytes, num_reports: int | None) -> tuple[np.ndarray, np.ndarray]:
-        packed = num_reports is None
+    def _decode_one(self, stream: bytes, packed: bool, layout: SymbolLayout) -> tuple[np.ndarray, np.ndarray]:
+        """Parse one stream: (codes [R] int64, q [R, num_latent] int64); DataError unless it is canonical."""
         try:
-            decoder = constriction.stream.queue.RangeDecoder(bytes_to_words(stream))
-            if num_reports is None:
+            decoder = RecordingDecoder(bytes_to_words(stream))
+            num_reports = 1
+            if packed:
                 num_reports = int(decode_uints(decoder, 1)[0]) + 1
-                if num_reports > 8 * len(stream):  # every report costs at least 16 bits
+                if num_reports > len(stream) // 2:  # every report costs at least its 16-bit norm code
                     raise DataError("corrupt bitstream: implausible report count")
             codes = decoder.decode(_NORM_MODEL, num_reports).astype(np.int64) - _NORM_OFFSET
-            q = decode_symbols(decoder, self._layout(num_reports)).reshape(num_reports, -1)
+            q = np.empty((num_reports, layout.size), dtype=np.int64)
+            for i in range(num_reports):
+                q[i] = layout.decode(decoder)
+            canonical = decoder.reencode() == stream
         except DataError:
             raise
         except Exception as err:  # constriction raises plain exceptions on malformed streams
             raise DataError(f"corrupt bitstream: {err}") from None
-        if self._encode(codes, q, count=packed) != stream:
+        if not canonical:
             raise DataError("corrupt bitstream: it is not the stream its decoded symbols encode to")
         return codes, q
+
+    def entropy_decode(self, streams: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse of :meth:`entropy_encode`: (codes [B] int64, q [B, num_latent] int64).
+
+        Raises:
+            DataError: a stream is not exactly the stream its decoded symbols encode to.
+        """
+        if not streams:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, self.num_latent), dtype=np.int64)
+        layout = self._layout()
+        decoded = [self._decode_one(s, False, layout) for s in streams]
+        return np.concatenate([c for c, _ in decoded]), np.concatenate([q for _, q in decoded])
 
     def compress(self, h: np.ndarray | torch.Tensor) -> list[bytes]:
         """Encode a batch, one self-contained stream per report.
@@ -182,28 +204,26 @@ class RDCodec(nn.Module):
             h: [B, A, S], complex64.
 
         Returns:
-            B byte strings; a report costs ``8 * len(stream)`` bits (norm code included).
+            B byte strings; a report costs ``8 * len(stream)`` bits (norm code included). Stream i depends on
+            report i only (``compress(h)[i] == compress(h[i:i+1])[0]``).
         """
         codes, q = self.quantize(h)
-        return [self._encode(codes[i : i + 1], q[i : i + 1], count=False) for i in range(len(codes))]
+        return self.entropy_encode(codes, q)
 
     def decompress(self, streams: list[bytes]) -> np.ndarray:
         """Decode streams from :meth:`compress` into h_hat: [B, A, S] complex64 (DataError if corrupt)."""
-        decoded = [self._decode(s, num_reports=1) for s in streams]
-        if not decoded:
+        if not streams:
             return np.zeros((0, self.num_bs_ant, self.num_subcarriers), dtype=np.complex64)
-        codes = np.concatenate([c for c, _ in decoded])
-        return self.dequantize(codes, np.concatenate([q for _, q in decoded]))
+        return self.dequantize(*self.entropy_decode(streams))
 
     def compress_packed(self, h: np.ndarray | torch.Tensor) -> bytes:
         """Encode a batch of reports into one stream (amortises the coder's per-stream overhead)."""
         codes, q = self.quantize(h)
-        return self._encode(codes, q, count=True)
+        return self._encode_packed(codes, q)
 
     def decompress_packed(self, stream: bytes) -> np.ndarray:
         """Inverse of :meth:`compress_packed`: h_hat [B, A, S] complex64."""
-        codes, q = self._decode(stream, num_reports=None)
-        return self.dequantize(codes, q)
+        return self.dequantize(*self._decode_one(stream, True, self._layout()))
 
     def reconstruct(self, h: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """What the BS will decode and what it costs, without the decoder-side parsing.
@@ -213,7 +233,7 @@ class RDCodec(nn.Module):
             real stream lengths ``8 * len(stream)``).
         """
         codes, q = self.quantize(h)
-        bits = [8 * len(self._encode(codes[i : i + 1], q[i : i + 1], count=False)) for i in range(len(codes))]
+        bits = [8 * len(s) for s in self.entropy_encode(codes, q)]
         return self.dequantize(codes, q), np.asarray(bits, dtype=np.int64)
 
     @torch.no_grad()

@@ -12,6 +12,7 @@ from simnet.codecs import CODECS, Codec, rd_loss
 from simnet.codecs.normalization import denormalize, norm_code, normalize
 from simnet.errors import ConfigError, DataError
 from tests.codecs.conftest import few_path_channels
+from tests.codecs.test_reference_reconstructions import _codec as _reference_codec
 
 RD_CODECS = ["rd-cnn", "rd-cnn-paper"]
 
@@ -146,3 +147,49 @@ def test_training_reduces_the_rd_loss_and_real_bits_track_the_estimate() -> None
     assert bits.mean() >= 0.98 * estimate.mean() - 8  # the estimate is not a loose upper bound either
     nmse = np.sum(np.abs(h_rec - test) ** 2, axis=(1, 2)) / np.sum(np.abs(test) ** 2, axis=(1, 2))
     assert 10 * np.log10(nmse.mean()) < -0.5  # a 150-step toy training: far from converged
+
+
+@pytest.mark.parametrize("case", ["rd-cnn-default", "rd-cnn-paper-16x16"])
+def test_batches_split_report_by_report(case: str) -> None:
+    """The simulator codes one report per call: a batch must give the same streams and reconstructions."""
+    codec = _reference_codec(case)
+    h = few_path_channels(24, codec.num_bs_ant, codec.num_subcarriers, seed=5)
+    h[3] *= 0  # a zero report inside the batch
+    streams = codec.compress(h)
+    h_hat = codec.decompress(streams)
+    for i in range(len(h)):
+        assert codec.compress(h[i : i + 1])[0] == streams[i]
+        np.testing.assert_array_equal(codec.decompress([streams[i]])[0], h_hat[i])
+    for lo, hi in ((0, 5), (5, 17), (17, 24)):
+        assert codec.compress(h[lo:hi]) == streams[lo:hi]
+        np.testing.assert_array_equal(codec.decompress(streams[lo:hi]), h_hat[lo:hi])
+
+
+def test_shipped_codec_real_bits_track_the_estimate() -> None:
+    codec = _reference_codec("rd-cnn-default")
+    h = few_path_channels(64, codec.num_bs_ant, codec.num_subcarriers, seed=8)
+    _, bits = codec.reconstruct(h)
+    estimate = codec.estimate_bits(h)
+    assert bits.mean() <= 1.02 * estimate.mean() + 64
+    # below the estimate on these few-path channels (far escapes cost less than the floored likelihood says)
+    assert bits.mean() >= 0.9 * estimate.mean()
+
+
+def test_most_single_bit_errors_are_detected() -> None:
+    """No checksum bits are spent, so detection is not guaranteed: the canonical re-encoding check rejects
+    every flipped stream here except those that are themselves the exact stream of another report."""
+    codec = _reference_codec("rd-cnn-default")
+    streams = codec.compress(few_path_channels(3, codec.num_bs_ant, codec.num_subcarriers, seed=9))
+    accepted = total = 0
+    for stream in streams:
+        for bit in range(8 * len(stream)):
+            flipped = bytearray(stream)
+            flipped[bit // 8] ^= 1 << (bit % 8)
+            total += 1
+            try:
+                h_hat = codec.decompress([bytes(flipped)])
+            except DataError:
+                continue
+            accepted += 1
+            assert h_hat.shape == (1, codec.num_bs_ant, codec.num_subcarriers)
+    assert accepted / total < 0.02
