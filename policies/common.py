@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from policies.base import Observation
 from simnet.errors import ConfigError
 from simnet.finetune import FinetuneConfig, FinetuneResult
 
@@ -81,3 +82,43 @@ def cut_window(h_window: np.ndarray, window_size: int | None) -> np.ndarray:
 def info(result: FinetuneResult) -> dict[str, float]:
     """The numbers a policy reports in ``UpdateResult.info``."""
     return result.info()
+
+
+class EveryInterval:
+    """Base of the policies that fine-tune every ``interval_m`` metres travelled.
+
+    Subclasses set ``name``, ``delivery``, ``default_interval_m``, ``finetune_keys`` (and optionally
+    ``finetune_defaults`` and ``own_keys``) and implement ``update`` and ``apply_update``.
+
+    Args:
+        interval_m: distance between fine-tunes [m], > 0 (None: the policy's default).
+        window_size: most recent samples used (None: all since the last fine-tune).
+        **finetune: the policy's fine-tuning keywords (``finetune_keys``) and its own (``own_keys``).
+    """
+
+    name: ClassVar[str] = "every-interval"
+    default_interval_m: float = 10.0
+    finetune_keys: tuple[str, ...] = OPTIM_KEYS
+    finetune_defaults: Mapping[str, Any] | None = None
+    own_keys: tuple[str, ...] = ()
+
+    def __init__(self, interval_m: float | None = None, window_size: int | None = None, **finetune: Any) -> None:
+        interval_m = self.default_interval_m if interval_m is None else interval_m
+        check_number(self.name, "interval_m", interval_m, 0.0, lo_open=True)
+        if window_size is not None:
+            check_number(self.name, "window_size", window_size, 1, integer=True)
+        self.own, self.cfg = split_kwargs(self.name, finetune, self.own_keys, self.finetune_keys,
+                                          self.finetune_defaults)
+        self.interval_m = float(interval_m)
+        self.window_size = window_size
+        self.trigger = DistanceTrigger(interval_m)
+
+    def reset(self, rng: np.random.Generator) -> None:
+        del rng
+        self.trigger.reset()
+
+    def should_update(self, obs: Observation) -> bool:
+        return self.trigger.fire(obs.distance_m, obs.busy)
+
+    def window(self, h_window: np.ndarray) -> np.ndarray:
+        return cut_window(h_window, self.window_size)
