@@ -34,7 +34,12 @@ def _prepare_out(out: str | None, name: str, base: str, overwrite: bool) -> Path
 
 
 def _updater(bar: Any) -> Any:
+    started = [False]
+
     def update(fraction: float) -> None:
+        if not started[0]:  # variants may wait for a worker: start the clock at their first progress
+            started[0] = True
+            bar.reset(total=100)
         bar.update(round(100 * fraction) - bar.n)
 
     return update
