@@ -164,3 +164,7 @@ def _guard(fn: Any) -> int:
     except KeyboardInterrupt:
         print("interrupted; results written so far are kept", file=sys.stderr)
         return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -81,3 +81,14 @@ def test_set_overrides_are_validated_like_the_file(tmp_path: Path):
         load_scenario(ROOT / "tests" / "data" / "tiny.yaml", overrides=parse_overrides(["ues.cout=5"]))
     with pytest.raises(ConfigError, match="KEY.PATH=VALUE"):
         parse_overrides(["ues.count"])
+
+
+def test_corrupt_checkpoint_is_one_clear_error(tmp_path: Path):
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"this is not a torch checkpoint")
+    sc = load_scenario(ROOT / "tests" / "data" / "tiny.yaml",
+                       overrides={"codec": {"type": "rd-cnn", "checkpoint": str(bad)}})
+    with pytest.raises(ConfigError) as info:
+        build_world(sc, cache_dir=None)
+    msg = str(info.value)
+    assert "\n" not in msg and "broken.pt" in msg and "corrupt" in msg

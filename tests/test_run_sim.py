@@ -38,6 +38,8 @@ def test_run_sim_end_to_end_is_complete_and_deterministic(tmp_path: Path):
     csi = packets[(packets.kind == "csi") & (packets.variant == "never")]
     assert csi.bits.mean() == pytest.approx(never.latent_bits_per_report, rel=1e-5)  # real stream sizes
     assert (csi.bits % 8 == 0).all()
+    report = (a / "report.md").read_text()
+    assert "Reference `never`" in report and "periodic" in report
     manifest = json.loads((a / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["channel"]["source"] == "geometric"
     assert manifest["seed"] == 1 and manifest["versions"]["torch"]
@@ -46,6 +48,13 @@ def test_run_sim_end_to_end_is_complete_and_deterministic(tmp_path: Path):
     proc = _run(b, tmp_path / "cache", "--no-plots", "--workers", "2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert (a / "summary.csv").read_bytes() == (b / "summary.csv").read_bytes()
+
+    # figures are redrawn from the files alone
+    (a / "rd.png").unlink()
+    from simnet.cli import main
+
+    assert main(["plot", str(a)]) == 0 and (a / "rd.png").stat().st_size > 10_000
+    assert main(["plot", str(tmp_path / "nowhere")]) == 2
 
     # a finished run folder is never overwritten by accident
     proc = _run(a, tmp_path / "cache")
