@@ -134,7 +134,7 @@ def build_world(scenario: Scenario, cache_dir: Path | None = None, progress: Pro
     report_spacing = ues.report_spacing_m or ues.sample_spacing_m
     ratio = report_spacing / ues.sample_spacing_m
     report_every = int(round(ratio))
-    if report_every < 1 or abs(ratio - report_every) > 1e-6:
+    if report_every < 1 or abs(ratio - report_every) > 1e-4 * ratio:
         raise ConfigError(f"{scenario.path}: ues.report_spacing_m: value {report_spacing} must be a whole multiple "
                           f"of ues.sample_spacing_m = {ues.sample_spacing_m}")
     report_period_s = report_spacing / ues.speed_mps

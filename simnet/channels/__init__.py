@@ -6,6 +6,7 @@ from typing import Any
 
 from simnet.channels import deepmimo as _deepmimo  # noqa: F401  (registers "deepmimo"; deepmimo imported lazily)
 from simnet.channels import geometric as _geometric  # noqa: F401  (registers "geometric")
+from simnet.channels import sionna_rt as _sionna_rt  # noqa: F401  (registers "sionna_rt"; sionna imported lazily)
 from simnet.channels.base import CHANNEL_SOURCES, ChannelMeta, ChannelSource, register_source
 from simnet.channels.cache import cached_channels, channel_cache_key
 from simnet.channels.deepmimo import DeepMIMOSource
