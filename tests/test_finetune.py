@@ -13,15 +13,6 @@ from simnet.translation import TranslatedCodec, wrap_translation
 from simnet.updates import UpdateCoding, apply_update, decoder_state
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a shared CPU their spin-waits cost seconds."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class ToyCodec(nn.Module):
     """Tiny dense codec with a learned Gaussian latent prior (training side of the codec interface)."""
 

@@ -18,15 +18,6 @@ FAST = {"steps": 4, "batch_size": 8}
 """Keywords that make each fine-tuning policy quick (never takes none)."""
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a shared CPU their spin-waits cost seconds."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 class ToyCodec(nn.Module):
     """Tiny dense codec with a learned Gaussian latent prior (training side of the codec interface)."""
 
