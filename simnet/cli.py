@@ -76,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     bars = {s.label: tqdm(total=100, desc=f"{s.label:<24}", disable=not show, position=i)
             for i, s in enumerate(scenario.policies)}
     try:
-        for spec, rec in run_variants(world, scenario.policies, workers, lambda s: _updater(bars[s.label])):
+        for spec, rec in run_variants(world, scenario.policies, workers, lambda s: _updater(bars[s.label]),
+                                      ray_address=args.ray):
             rows.append(summarize(spec.label, spec.type, spec.kw(), rec, num_dims))
             write_tables(out, spec.label, spec.type, rec)
             summary = write_summary(out, rows)
@@ -122,6 +123,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overwrite", action="store_true", help="allow writing into a folder that holds a run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--workers", type=int, help="processes for the policy variants (default: CPU count)")
+    p.add_argument("--ray", metavar="ADDRESS", help="run the variants on a Ray cluster ('local' starts one here; "
+                   "needs the 'cluster' extra)")
 
 
 def run_sim_main(argv: list[str] | None = None) -> int:

@@ -53,8 +53,28 @@ def _worker(index: int, spec: PolicySpec) -> dict[str, Any]:
     return run_one(_WORLD, spec, progress)
 
 
+def _run_on_ray(world: World, specs: tuple[PolicySpec, ...], address: str,
+                callbacks: list[Callable[[float], None]]) -> Iterator[tuple[PolicySpec, dict[str, Any]]]:
+    """Run the variants as Ray tasks (one CPU each); the world is put in the object store once."""
+    try:
+        import ray
+    except ImportError:
+        raise ConfigError("--ray needs the optional extra: pip install 'simnet[cluster]'") from None
+    if not ray.is_initialized():
+        ray.init(address=None if address == "local" else address, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)
+    remote = ray.remote(num_cpus=1)(run_one)
+    world_ref = ray.put(world)
+    refs = [remote.remote(world_ref, spec) for spec in specs]
+    for spec, ref, cb in zip(specs, refs, callbacks):
+        rec = ray.get(ref)
+        cb(1.0)
+        yield spec, rec
+
+
 def run_variants(
-    world: World, specs: tuple[PolicySpec, ...], workers: int = 1, progress: ProgressFactory | None = None
+    world: World, specs: tuple[PolicySpec, ...], workers: int = 1, progress: ProgressFactory | None = None,
+    ray_address: str | None = None,
 ) -> Iterator[tuple[PolicySpec, dict[str, Any]]]:
     """Yield ``(spec, record)`` for every variant, in the order of ``specs``.
 
@@ -64,12 +84,17 @@ def run_variants(
         workers: processes to use (1: in this process). Workers are forked so the world's channels are
             shared, not copied.
         progress: makes a per-variant progress callback.
+        ray_address: run on a Ray cluster instead (``"local"`` starts one on this machine); results are the
+            same as with local workers, since every variant runs with one torch thread.
     """
     global _WORLD, _QUEUE
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     workers = min(workers, len(specs))
     callbacks = [progress(s) if progress else (lambda f: None) for s in specs]
+    if ray_address is not None:
+        yield from _run_on_ray(world, specs, ray_address, callbacks)
+        return
     if workers == 1 or "fork" not in mp.get_all_start_methods():
         for spec, cb in zip(specs, callbacks):
             yield spec, run_one(world, spec, cb)

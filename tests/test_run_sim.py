@@ -60,3 +60,13 @@ def test_run_sim_end_to_end_is_complete_and_deterministic(tmp_path: Path):
     proc = _run(a, tmp_path / "cache")
     assert proc.returncode == 2 and "already holds a run" in proc.stderr and "Traceback" not in proc.stderr
     assert (a / "summary.csv").read_bytes() == (b / "summary.csv").read_bytes()
+
+
+@pytest.mark.slow
+def test_ray_executor_gives_the_same_summary(tmp_path: Path):
+    pytest.importorskip("ray", reason="Ray is the optional 'cluster' extra")
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert _run(a, tmp_path / "cache", "--no-plots", "--workers", "1").returncode == 0
+    proc = _run(b, tmp_path / "cache", "--no-plots", "--ray", "local")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (a / "summary.csv").read_bytes() == (b / "summary.csv").read_bytes()
