@@ -1,0 +1,243 @@
+"""RD of rd-cnn vs rd-cnn-paper at an equal wall-clock training budget -> benchmarks/results/rd_budget.json.
+
+Both codecs are trained from scratch on the same o1_like training samples, for the same wall-clock budget
+per lambda (Adam, torch on ``--threads`` threads, one training process at a time), and evaluated on the
+same held-out o1_like test samples (test tracks of :func:`simnet.pretrain.sample_channels`) with
+:func:`simnet.evaluate.evaluate`: rate = real bits, 8 * len(stream) per report, per real dimension; NMSE in
+dB (10 log10 of the mean per-report NMSE).
+
+The budget is checked after every optimizer step (``simnet.pretrain.train_codec`` checks it only once per
+epoch, and one epoch of the paper codec takes minutes here). Validation on a small split runs every
+``--val-every-s`` seconds and at the end, inside the budget; the best validation state is kept. Checkpoints
+go to ``--ckpt-dir`` (``/tmp`` by default), never to the shipped checkpoint folder.
+
+    python benchmarks/bench_rd_budget.py [--budget-s 240] [--lambdas 1 16] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from simnet.codecs import CODECS, data_hash, rd_loss, save_codec
+
+OUT = Path(__file__).parent / "results" / "rd_budget.json"
+
+
+def count_flops(codec: Any, h: np.ndarray) -> int:
+    """FLOPs of one report through the encoder and decoder networks (multiply and add counted apart)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        y = codec.analysis(torch.as_tensor(h[:1]))
+        codec.synthesis(torch.round(y))
+    return int(counter.get_total_flops())
+
+
+def train_budget(
+    codec: Any,
+    h_train: np.ndarray,
+    h_val: np.ndarray,
+    lmbda: float,
+    budget_s: float,
+    batch_size: int,
+    lr: float,
+    val_every_s: float,
+    seed: int,
+) -> dict[str, Any]:
+    """Adam on ``lambda * MSE + bits/dim`` until ``budget_s`` of wall clock is spent (checked every step)."""
+    from simnet.pretrain import evaluate_loss
+
+    gen = torch.Generator().manual_seed(seed)
+    opt = torch.optim.Adam(codec.parameters(), lr=lr)
+    h_tr = torch.as_tensor(h_train)
+    start = time.perf_counter()
+    steps, samples, next_val = 0, 0, val_every_s
+    best: dict[str, float] | None = None
+    best_state, best_step = copy.deepcopy(codec.state_dict()), 0
+    history: list[dict[str, float]] = []
+
+    def validate() -> None:
+        nonlocal best, best_state, best_step
+        val = evaluate_loss(codec, h_val, lmbda)
+        history.append({"step": steps, "t_s": time.perf_counter() - start, **val})
+        if best is None or val["loss"] < best["loss"]:
+            best, best_state, best_step = val, copy.deepcopy(codec.state_dict()), steps
+        print(f"  step {steps:6d} t={history[-1]['t_s']:6.1f}s val {val}", flush=True)
+
+    done = False
+    while not done:
+        codec.train()
+        order = torch.randperm(len(h_tr), generator=gen)
+        for i in range(0, len(order) - batch_size + 1, batch_size):
+            out = codec(h_tr[order[i : i + batch_size]], gen)
+            loss = rd_loss(out, lmbda)["loss"]
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            steps += 1
+            samples += batch_size
+            elapsed = time.perf_counter() - start
+            if elapsed >= budget_s:
+                done = True
+                break
+            if elapsed >= next_val:
+                validate()
+                codec.train()
+                next_val = time.perf_counter() - start + val_every_s
+    validate()  # the final state, counted in the wall clock below
+    codec.load_state_dict(best_state)
+    codec.eval()
+    codec.update_entropy_tables()
+    return {
+        "steps": steps,
+        "samples_seen": samples,
+        "epochs": samples / len(h_tr),
+        "wall_s": time.perf_counter() - start,
+        "best_val_step": best_step,
+        "best_val": best,
+        "val_history": history,
+    }
+
+
+def verdict(lmbda: float, mine: dict[str, Any], paper: dict[str, Any]) -> str:
+    """Plain statement of which codec wins at one lambda (dominance in bits/dim and NMSE)."""
+    r1, d1 = mine["bits_per_dim_real"], mine["nmse_db"]
+    r0, d0 = paper["bits_per_dim_real"], paper["nmse_db"]
+    head = f"lambda={lmbda:g}: rd-cnn {r1:.4f} bits/dim at {d1:.2f} dB, rd-cnn-paper {r0:.4f} bits/dim at {d0:.2f} dB"
+    if r1 <= r0 and d1 <= d0:
+        return head + " -> rd-cnn wins (fewer bits and lower NMSE)."
+    if r0 <= r1 and d0 <= d1:
+        return head + " -> rd-cnn-paper wins (fewer bits and lower NMSE)."
+    return head + " -> neither dominates (one has fewer bits, the other lower NMSE); see curve_comparison."
+
+
+def curve_comparison(points: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Each paper point against the rd-cnn curve (linear in bits/dim between rd-cnn's points, if in range)."""
+    mine = sorted(points["rd-cnn"], key=lambda p: p["bits_per_dim_real"])
+    rates = [p["bits_per_dim_real"] for p in mine]
+    nmses = [p["nmse_db"] for p in mine]
+    lines = []
+    for p in points["rd-cnn-paper"]:
+        r, d = p["bits_per_dim_real"], p["nmse_db"]
+        if rates[0] <= r <= rates[-1]:
+            at = float(np.interp(r, rates, nmses))
+            who = "rd-cnn" if at <= d else "rd-cnn-paper"
+            lines.append(
+                f"paper lambda={p['lmbda']:g} ({r:.4f} bits/dim, {d:.2f} dB): rd-cnn curve at the same rate "
+                f"gives {at:.2f} dB -> {who} better at that rate"
+            )
+        elif r < rates[0] and d >= nmses[0]:
+            lines.append(
+                f"paper lambda={p['lmbda']:g} ({r:.4f} bits/dim, {d:.2f} dB): below rd-cnn's lowest rate "
+                f"({rates[0]:.4f}) but also worse than its NMSE there ({nmses[0]:.2f} dB); not comparable"
+                " on the curve without a lower-rate rd-cnn point"
+            )
+        else:
+            lines.append(
+                f"paper lambda={p['lmbda']:g} ({r:.4f} bits/dim, {d:.2f} dB): outside rd-cnn's rate range "
+                f"[{rates[0]:.4f}, {rates[-1]:.4f}]"
+            )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--budget-s", type=float, default=240.0, help="wall-clock training budget per codec/lambda")
+    parser.add_argument("--lambdas", type=float, nargs="+", default=[1.0, 16.0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--num-train", type=int, default=3000)
+    parser.add_argument("--num-val", type=int, default=200)
+    parser.add_argument("--num-test", type=int, default=300)
+    parser.add_argument("--val-every-s", type=float, default=60.0)
+    parser.add_argument("--batch", type=int, nargs=2, default=[64, 32], help="batch size: rd-cnn, rd-cnn-paper")
+    parser.add_argument("--lr", type=float, nargs=2, default=[1e-2, 1e-3], help="Adam lr: rd-cnn, rd-cnn-paper")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ckpt-dir", default="/tmp/simnet_rd_budget")
+    parser.add_argument("--out", default=str(OUT))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from simnet.evaluate import evaluate
+    from simnet.pretrain import sample_channels
+
+    t0 = time.perf_counter()
+    h_tr = sample_channels("o1_like", args.num_train, seed=args.seed, split="train")
+    h_va = sample_channels("o1_like", args.num_val, seed=args.seed + 1, split="val")
+    h_te = sample_channels("o1_like", args.num_test, seed=12345, split="test")
+    print(f"data: {h_tr.shape} train, {len(h_va)} val, {len(h_te)} test ({time.perf_counter() - t0:.1f}s)")
+    names = ("rd-cnn", "rd-cnn-paper")
+    hparams = {n: {"batch_size": args.batch[k], "lr": args.lr[k]} for k, n in enumerate(names)}
+    kwargs = {"num_bs_ant": h_tr.shape[1], "num_subcarriers": h_tr.shape[2], "seed": args.seed}
+    flops = {n: count_flops(CODECS.make(n, **kwargs).eval(), h_te) for n in names}
+    params = {n: sum(p.numel() for p in CODECS.make(n, **kwargs).parameters()) for n in names}
+    runs: list[dict[str, Any]] = []
+    points: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for lmbda in args.lambdas:
+        for name in names:
+            print(f"{name} lambda={lmbda:g}: training for {args.budget_s:g}s", flush=True)
+            codec = CODECS.make(name, **kwargs)
+            train = train_budget(
+                codec, h_tr, h_va, float(lmbda), args.budget_s, val_every_s=args.val_every_s, seed=args.seed,
+                **hparams[name],
+            )  # fmt: skip
+            path = Path(args.ckpt_dir) / f"{name}_lambda{lmbda:g}_budget{args.budget_s:g}s.pt"
+            save_codec(codec, path, lmbda=float(lmbda), data_hash=data_hash(h_tr), source_preset="o1_like",
+                       steps=train["steps"], wall_s=train["wall_s"])  # fmt: skip
+            t_eval = time.perf_counter()
+            ev = evaluate(path, "o1_like", h=h_te)
+            ev["eval_wall_s"] = time.perf_counter() - t_eval
+            print(f"  -> {ev['bits_per_dim_real']:.4f} bits/dim, {ev['nmse_db']:.2f} dB, {train['steps']} steps",
+                  flush=True)  # fmt: skip
+            points[name].append(ev)
+            runs.append({"codec": name, "lmbda": float(lmbda), **hparams[name],
+                         **{k: v for k, v in train.items()}, "test": ev})  # fmt: skip
+    by_lambda = {}
+    for k, lmbda in enumerate(args.lambdas):
+        by_lambda[f"{lmbda:g}"] = verdict(lmbda, points["rd-cnn"][k], points["rd-cnn-paper"][k])
+    table = [
+        {
+            "codec": r["codec"], "lmbda": r["lmbda"], "steps": r["steps"], "epochs": round(r["epochs"], 3),
+            "train_wall_s": round(r["wall_s"], 1), "bits_per_dim_real": r["test"]["bits_per_dim_real"],
+            "bits_per_dim_est": r["test"]["bits_per_dim_est"], "nmse_db": r["test"]["nmse_db"],
+            "flops_per_report": flops[r["codec"]],
+        }
+        for r in runs
+    ]  # fmt: skip
+    result = {
+        "comparison": "equal wall-clock training budget per codec and lambda, from scratch, same data",
+        "budget_s_each": args.budget_s,
+        "torch_threads": torch.get_num_threads(),
+        "lambdas": [float(v) for v in args.lambdas],
+        "data": {
+            "preset": "o1_like",
+            "num_train": len(h_tr),
+            "train_seed": args.seed,
+            "num_val": len(h_va),
+            "num_test": len(h_te),
+            "test_seed": 12345,
+            "test_split": "test tracks",
+            "train_data_hash": data_hash(h_tr),
+        },  # fmt: skip
+        "hyperparameters": hparams,
+        "flops_per_report": flops,
+        "flops_ratio_rd_cnn_vs_paper": flops["rd-cnn"] / flops["rd-cnn-paper"],
+        "num_params": params,
+        "table": table,
+        "verdict_by_lambda": by_lambda,
+        "curve_comparison": curve_comparison(points),
+        "runs": runs,
+        "total_wall_s": time.perf_counter() - t0,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result[k] for k in ("table", "verdict_by_lambda", "curve_comparison")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
