@@ -36,6 +36,10 @@ class IdentityCodec(torch.nn.Module):
     def compress(self, h: np.ndarray) -> list[bytes]:
         return [x.tobytes() for x in np.asarray(h, dtype=np.complex64)]
 
+    def compress_with_reconstruction(self, h: np.ndarray) -> tuple[list[bytes], np.ndarray]:
+        streams = self.compress(h)
+        return streams, self.decompress(streams)
+
     def decompress(self, streams: list[bytes]) -> np.ndarray:
         return np.frombuffer(b"".join(streams), dtype=np.complex64).reshape(
             len(streams), self.num_bs_ant, self.num_subcarriers)
@@ -84,8 +88,9 @@ def plain_loop(world: World) -> tuple[int, int]:
         if u < 0:
             break
         h = world.h[u]
-        stream = codec.compress(h[i : i + 1])[0]
-        float(to_db(nmse(h[i], codec.decompress([stream])[0])))
+        streams, h_ue = codec.compress_with_reconstruction(h[i : i + 1])
+        stream = streams[0]
+        float(to_db(nmse(h[i], h_ue[0])))
         h_hat = codec.decompress([stream])[0]
         float(nmse(h[i], h_hat)), float(nmse(h[int(world.samples[u].index_at(t))], h_hat))
         float(cosine_similarity(h[i], h_hat))

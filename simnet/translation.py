@@ -92,6 +92,15 @@ class TranslatedCodec(nn.Module):
             h_t = self.translate(torch.from_numpy(np.ascontiguousarray(h, dtype=np.complex64)))
         return self.backbone.compress(h_t.numpy())
 
+    def compress_with_reconstruction(self, h: np.ndarray) -> tuple[list[bytes], np.ndarray]:
+        """``compress(h)`` and the h_hat ``decompress`` will return for it."""
+        with torch.no_grad():
+            h_t = self.translate(torch.from_numpy(np.ascontiguousarray(h, dtype=np.complex64)))
+        streams, h_hat = self.backbone.compress_with_reconstruction(h_t.numpy())
+        with torch.no_grad():
+            h_hat_t = torch.from_numpy(np.ascontiguousarray(h_hat, dtype=np.complex64))
+            return streams, self.retranslate(h_hat_t).numpy()
+
     def decompress(self, streams: list[bytes]) -> np.ndarray:
         """Streams -> h_hat [B, A, S] complex64."""
         h_hat = np.ascontiguousarray(self.backbone.decompress(streams), dtype=np.complex64)

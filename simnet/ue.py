@@ -85,8 +85,8 @@ class UserEquipment:
             self._report(env, k, i)
 
     def _report(self, env: simpy.Environment, k: int, i: int) -> None:
-        stream = self.codec.compress(self.h[i : i + 1])[0]
-        h_ue = self.codec.decompress([stream])[0]
+        streams, h_ue_batch = self.codec.compress_with_reconstruction(self.h[i : i + 1])
+        stream, h_ue = streams[0], h_ue_batch[0]
         nmse_db = float(to_db(nmse(self.h[i], h_ue)))
         meta = {"report": k, "sample": i, "version": self.version, "t_measure_s": env.now}
         self.uplink.send(Packet(ue=self.index, kind="csi", payload=stream, meta=meta))

@@ -44,6 +44,10 @@ class Codec(Protocol):
         """Decode a batch of streams into h_hat: [B, num_bs_ant, num_subcarriers], complex64."""
         ...
 
+    def compress_with_reconstruction(self, h: np.ndarray) -> tuple[list[bytes], np.ndarray]:
+        """``compress(h)`` plus the h_hat that ``decompress`` will return for it (the UE's own view)."""
+        ...
+
     def decoder_parameter_names(self) -> list[str]: ...
 
 

@@ -216,6 +216,14 @@ class RDCodec(nn.Module):
             return np.zeros((0, self.num_bs_ant, self.num_subcarriers), dtype=np.complex64)
         return self.dequantize(*self.entropy_decode(streams))
 
+    def compress_with_reconstruction(self, h: np.ndarray | torch.Tensor) -> tuple[list[bytes], np.ndarray]:
+        """``compress(h)`` and the h_hat the receiver will decode from it, without range-decoding.
+
+        The encoder knows its own symbols, so ``h_hat == decompress(streams)`` exactly (see ``reconstruct``).
+        """
+        codes, q = self.quantize(h)
+        return self.entropy_encode(codes, q), self.dequantize(codes, q)
+
     def compress_packed(self, h: np.ndarray | torch.Tensor) -> bytes:
         """Encode a batch of reports into one stream (amortises the coder's per-stream overhead)."""
         codes, q = self.quantize(h)

@@ -44,6 +44,11 @@ class RawCodec(torch.nn.Module):
         ri = np.stack([x.real, x.imag], axis=-1).astype(np.float16).reshape(h.shape[0], -1)
         return [_MAGIC + n.tobytes() + r.tobytes() for n, r in zip(norm, ri)]
 
+    def compress_with_reconstruction(self, h: np.ndarray) -> tuple[list[bytes], np.ndarray]:
+        """``compress(h)`` and ``decompress`` of the result."""
+        streams = self.compress(h)
+        return streams, self.decompress(streams)
+
     def decompress(self, streams: list[bytes]) -> np.ndarray:
         bad = [i for i, s in enumerate(streams) if len(s) != self._nbytes or s[:2] != _MAGIC]
         if bad:

@@ -193,3 +193,16 @@ def test_most_single_bit_errors_are_detected() -> None:
             accepted += 1
             assert h_hat.shape == (1, codec.num_bs_ant, codec.num_subcarriers)
     assert accepted / total < 0.02
+
+
+def test_compress_with_reconstruction_matches_decompress():
+    import numpy as np
+
+    from simnet.codecs import default_checkpoint, load_codec
+
+    codec = load_codec(default_checkpoint())
+    rng = np.random.default_rng(5)
+    h = (rng.standard_normal((3, 64, 64)) + 1j * rng.standard_normal((3, 64, 64))).astype(np.complex64)
+    streams, h_hat = codec.compress_with_reconstruction(h)
+    assert streams == codec.compress(h)
+    np.testing.assert_array_equal(h_hat, codec.decompress(streams))
