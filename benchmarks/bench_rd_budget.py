@@ -30,6 +30,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from simnet.codecs import CODECS, data_hash, rd_loss, save_codec
 
 OUT = Path(__file__).parent / "results" / "rd_budget.json"
+CODEC_NAMES = ("rd-cnn", "rd-cnn-paper")
 
 
 def count_flops(codec: Any, h: np.ndarray) -> int:
@@ -50,31 +51,38 @@ def train_budget(
     lr: float,
     val_every_s: float,
     seed: int,
+    device: str = "cpu",
 ) -> dict[str, Any]:
-    """Adam on ``lambda * MSE + bits/dim`` until ``budget_s`` of wall clock is spent (checked every step)."""
+    """Adam on ``lambda * MSE + bits/dim`` until ``budget_s`` of wall clock is spent (checked every step).
+
+    Training runs on ``device``; validation runs on a CPU copy (the coding tables are built on the CPU), and
+    the codec is returned on the CPU.
+    """
     from simnet.pretrain import evaluate_loss
 
-    gen = torch.Generator().manual_seed(seed)
+    codec.to(device)
+    gen = torch.Generator(device=device).manual_seed(seed)
     opt = torch.optim.Adam(codec.parameters(), lr=lr)
-    h_tr = torch.as_tensor(h_train)
+    h_tr = torch.as_tensor(h_train, device=device)
     start = time.perf_counter()
     steps, samples, next_val = 0, 0, val_every_s
     best: dict[str, float] | None = None
-    best_state, best_step = copy.deepcopy(codec.state_dict()), 0
+    best_state, best_step = copy.deepcopy(codec).cpu().state_dict(), 0
     history: list[dict[str, float]] = []
 
     def validate() -> None:
         nonlocal best, best_state, best_step
-        val = evaluate_loss(codec, h_val, lmbda)
+        on_cpu = copy.deepcopy(codec).cpu()
+        val = evaluate_loss(on_cpu, h_val, lmbda)
         history.append({"step": steps, "t_s": time.perf_counter() - start, **val})
         if best is None or val["loss"] < best["loss"]:
-            best, best_state, best_step = val, copy.deepcopy(codec.state_dict()), steps
+            best, best_state, best_step = val, on_cpu.state_dict(), steps
         print(f"  step {steps:6d} t={history[-1]['t_s']:6.1f}s val {val}", flush=True)
 
     done = False
     while not done:
         codec.train()
-        order = torch.randperm(len(h_tr), generator=gen)
+        order = torch.randperm(len(h_tr), generator=gen, device=device)
         for i in range(0, len(order) - batch_size + 1, batch_size):
             out = codec(h_tr[order[i : i + batch_size]], gen)
             loss = rd_loss(out, lmbda)["loss"]
@@ -92,6 +100,7 @@ def train_budget(
                 codec.train()
                 next_val = time.perf_counter() - start + val_every_s
     validate()  # the final state, counted in the wall clock below
+    codec.cpu()
     codec.load_state_dict(best_state)
     codec.eval()
     codec.update_entropy_tables()
@@ -159,6 +168,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs=2, default=[64, 32], help="batch size: rd-cnn, rd-cnn-paper")
     parser.add_argument("--lr", type=float, nargs=2, default=[1e-2, 1e-3], help="Adam lr: rd-cnn, rd-cnn-paper")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="torch device for training (evaluation is on the CPU)")
+    parser.add_argument("--codecs", nargs="+", default=list(CODEC_NAMES), choices=CODEC_NAMES, help="codecs to train")
     parser.add_argument("--ckpt-dir", default="/tmp/simnet_rd_budget")
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
@@ -171,8 +182,8 @@ def main() -> None:
     h_va = sample_channels("o1_like", args.num_val, seed=args.seed + 1, split="val")
     h_te = sample_channels("o1_like", args.num_test, seed=12345, split="test")
     print(f"data: {h_tr.shape} train, {len(h_va)} val, {len(h_te)} test ({time.perf_counter() - t0:.1f}s)")
-    names = ("rd-cnn", "rd-cnn-paper")
-    hparams = {n: {"batch_size": args.batch[k], "lr": args.lr[k]} for k, n in enumerate(names)}
+    names = tuple(args.codecs)
+    hparams = {n: {"batch_size": args.batch[CODEC_NAMES.index(n)], "lr": args.lr[CODEC_NAMES.index(n)]} for n in names}
     kwargs = {"num_bs_ant": h_tr.shape[1], "num_subcarriers": h_tr.shape[2], "seed": args.seed}
     flops = {n: count_flops(CODECS.make(n, **kwargs).eval(), h_te) for n in names}
     params = {n: sum(p.numel() for p in CODECS.make(n, **kwargs).parameters()) for n in names}
@@ -184,7 +195,7 @@ def main() -> None:
             codec = CODECS.make(name, **kwargs)
             train = train_budget(
                 codec, h_tr, h_va, float(lmbda), args.budget_s, val_every_s=args.val_every_s, seed=args.seed,
-                **hparams[name],
+                device=args.device, **hparams[name],
             )  # fmt: skip
             path = Path(args.ckpt_dir) / f"{name}_lambda{lmbda:g}_budget{args.budget_s:g}s.pt"
             save_codec(codec, path, lmbda=float(lmbda), data_hash=data_hash(h_tr), source_preset="o1_like",
@@ -197,9 +208,11 @@ def main() -> None:
             points[name].append(ev)
             runs.append({"codec": name, "lmbda": float(lmbda), **hparams[name],
                          **{k: v for k, v in train.items()}, "test": ev})  # fmt: skip
+    both = len(names) == len(CODEC_NAMES)
     by_lambda = {}
     for k, lmbda in enumerate(args.lambdas):
-        by_lambda[f"{lmbda:g}"] = verdict(lmbda, points["rd-cnn"][k], points["rd-cnn-paper"][k])
+        if both:
+            by_lambda[f"{lmbda:g}"] = verdict(lmbda, points["rd-cnn"][k], points["rd-cnn-paper"][k])
     table = [
         {
             "codec": r["codec"], "lmbda": r["lmbda"], "steps": r["steps"], "epochs": round(r["epochs"], 3),
@@ -226,11 +239,11 @@ def main() -> None:
         },  # fmt: skip
         "hyperparameters": hparams,
         "flops_per_report": flops,
-        "flops_ratio_rd_cnn_vs_paper": flops["rd-cnn"] / flops["rd-cnn-paper"],
+        "flops_ratio_rd_cnn_vs_paper": flops["rd-cnn"] / flops["rd-cnn-paper"] if both else None,
         "num_params": params,
         "table": table,
         "verdict_by_lambda": by_lambda,
-        "curve_comparison": curve_comparison(points),
+        "curve_comparison": curve_comparison(points) if both else [],
         "runs": runs,
         "total_wall_s": time.perf_counter() - t0,
     }

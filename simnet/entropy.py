@@ -121,7 +121,7 @@ class FactorizedPrior(nn.Module):
             (y_tilde, likelihoods), both [B, C, *]; in eval mode y_tilde = dequantize(quantize(y)).
         """
         if self.training:
-            noise = torch.rand(y.shape, generator=generator, dtype=y.dtype) - 0.5
+            noise = torch.rand(y.shape, generator=generator, dtype=y.dtype, device=y.device) - 0.5
             y_tilde = y + noise
         else:
             y_tilde = self.dequantize(self.quantize(y))
@@ -129,7 +129,7 @@ class FactorizedPrior(nn.Module):
 
     # ---------------------------------------------------------------------------------------- quantizer
     def _medians_tensor(self, like: torch.Tensor) -> torch.Tensor:
-        medians = torch.from_numpy(self.tables().medians).to(like.dtype)
+        medians = torch.from_numpy(self.tables().medians).to(like.device, like.dtype)
         return medians.reshape(1, -1, *([1] * (like.dim() - 2)))
 
     def quantize(self, y: torch.Tensor) -> torch.Tensor:
