@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from concurrent.futures import ProcessPoolExecutor
+from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -54,10 +55,16 @@ def preset_names() -> list[str]:
 
 
 def load_preset(name: str) -> dict[str, Any]:
-    """The preset ``name`` as a dict (raises ConfigError with the known names if it does not exist)."""
+    """The preset ``name`` as a new dict (raises ConfigError with the known names if it does not exist)."""
     path = PRESET_DIR / f"{name}.yaml"
     if name == "tr38901" or not path.is_file():
         raise ConfigError(f"unknown geometric preset {name!r}; known: {', '.join(preset_names())}")
+    return copy.deepcopy(_parsed_preset(path))
+
+
+@cache
+def _parsed_preset(path: Path) -> dict[str, Any]:
+    # Parsing the YAML costs more than building a scene's source: parse each file once per process.
     with path.open() as fh:
         return dict(yaml.safe_load(fh))
 
@@ -302,8 +309,7 @@ class GeometricSource:
     def los_share(self, pos_m: np.ndarray) -> np.ndarray:
         """Visibility-weighted share of LOS sites at positions [N, 3] -> [N] in [0, 1] (1 = fully LOS)."""
         idx, w = self.grid.site_weights(np.asarray(pos_m, dtype=np.float64).reshape(-1, 3))
-        los = np.array([[self.grid.site_los(i, j) for i, j in row] for row in idx], dtype=np.float64)
-        return (los * w).sum(axis=1)
+        return (self.grid.sites_los(idx) * w).sum(axis=1)
 
     # ------------------------------------------------------------------ channels
     def raw_channels(self, pos_m: np.ndarray, t_s: np.ndarray) -> np.ndarray:
