@@ -11,7 +11,8 @@ from simnet.channels.base import CHANNEL_SOURCES, ChannelMeta, ChannelSource, re
 from simnet.channels.cache import cached_channels, channel_cache_key
 from simnet.channels.deepmimo import DeepMIMOSource
 from simnet.channels.export import export_deepmimo, far_field_channels
-from simnet.channels.geometric import GeometricSource, preset_names
+from simnet.channels.geometric import GeometricSource
+from simnet.channels.geometric_config import preset_names
 from simnet.channels.stats import (
     azimuth_spread_deg,
     correlation,

@@ -5,61 +5,21 @@ from __future__ import annotations
 import copy
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from threadpoolctl import threadpool_limits
 
 from simnet.channels.base import ChannelMeta, register_source
+from simnet.channels.geometric_config import build_config
 from simnet.channels.lsp import pathloss_db
 from simnet.channels.response import ArrayResponse, PathSet
 from simnet.channels.scene import SiteGrid
 from simnet.channels.vehicles import VehicleFleet
 from simnet.errors import ConfigError
 
-PRESET_DIR = Path(__file__).with_name("presets")
-PRESET_KEYS = {
-    "description",
-    "scenario",
-    "carrier_hz",
-    "bandwidth_hz",
-    "num_subcarriers",
-    "bs_array",
-    "bs_pos_m",
-    "bs_heading_deg",
-    "bs_tilt_deg",
-    "ue_height_m",
-    "area_m",
-    "site_spacing_m",
-    "transition_m",
-    "num_rays_per_cluster",
-    "speed_mps",
-    "samples_per_m",
-    "scene_period_s",
-    "tracks",
-    "track_repeat_offset_m",
-    "vehicles",
-}
-NORMALIZATIONS = ("area", "none", "per_sample")
-ENGINES = ("fast", "full")
 NUM_REFERENCE_POSITIONS_PER_AXIS = 8
 LOS_XPOL = np.array([1.0, 0.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0])
-
-
-def preset_names() -> list[str]:
-    """Names of the presets shipped in ``simnet/channels/presets`` (the 38.901 table file excluded)."""
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml") if p.stem != "tr38901")
-
-
-def load_preset(name: str) -> dict[str, Any]:
-    """The preset ``name`` as a dict (raises ConfigError with the known names if it does not exist)."""
-    path = PRESET_DIR / f"{name}.yaml"
-    if name == "tr38901" or not path.is_file():
-        raise ConfigError(f"unknown geometric preset {name!r}; known: {', '.join(preset_names())}")
-    with path.open() as fh:
-        return dict(yaml.safe_load(fh))
 
 
 _WORKER_LIMITS: Any = None
@@ -116,46 +76,18 @@ class GeometricSource:
         num_workers: int = 1,
         **preset_overrides: Any,
     ) -> None:
-        cfg = load_preset(preset)
-        unknown = set(preset_overrides) - PRESET_KEYS
-        if unknown:
-            allowed = [
-                "preset",
-                "seed",
-                "num_subcarriers",
-                "bs_array",
-                "carrier_hz",
-                "bandwidth_hz",
-                "normalization",
-                "engine",
-                "num_workers",
-                *sorted(PRESET_KEYS),
-            ]
-            raise ConfigError(
-                f"unknown geometric channel option(s) {sorted(unknown)}; allowed: {', '.join(allowed)}"
-            )
-        cfg.update(preset_overrides)
-        for key, val in (
-            ("num_subcarriers", num_subcarriers),
-            ("bs_array", bs_array),
-            ("carrier_hz", carrier_hz),
-            ("bandwidth_hz", bandwidth_hz),
-        ):
-            if val is not None:
-                cfg[key] = val
-        if normalization not in NORMALIZATIONS:
-            raise ConfigError(f"geometric normalization {normalization!r} is not one of {NORMALIZATIONS}")
-        if engine not in ENGINES:
-            raise ConfigError(f"geometric engine {engine!r} is not one of {ENGINES}")
-        if int(num_workers) < 1:
-            raise ConfigError(f"geometric num_workers must be >= 1, got {num_workers}")
+        cfg = build_config(
+            preset,
+            preset_overrides,
+            num_subcarriers=num_subcarriers,
+            bs_array=bs_array,
+            carrier_hz=carrier_hz,
+            bandwidth_hz=bandwidth_hz,
+            normalization=normalization,
+            engine=engine,
+            num_workers=num_workers,
+        )
         rows, cols = (int(v) for v in cfg["bs_array"])
-        if rows < 1 or cols < 1 or int(cfg["num_subcarriers"]) < 1:
-            raise ConfigError(
-                f"bs_array {cfg['bs_array']} and num_subcarriers {cfg['num_subcarriers']} must be >= 1"
-            )
-        if float(cfg["carrier_hz"]) <= 0 or float(cfg["bandwidth_hz"]) <= 0:
-            raise ConfigError("carrier_hz and bandwidth_hz must be positive (Hz)")
         self.preset, self.seed, self.cfg = preset, int(seed), cfg
         self.normalization, self.engine, self.num_workers = normalization, engine, int(num_workers)
         self.meta = ChannelMeta(
@@ -302,8 +234,7 @@ class GeometricSource:
     def los_share(self, pos_m: np.ndarray) -> np.ndarray:
         """Visibility-weighted share of LOS sites at positions [N, 3] -> [N] in [0, 1] (1 = fully LOS)."""
         idx, w = self.grid.site_weights(np.asarray(pos_m, dtype=np.float64).reshape(-1, 3))
-        los = np.array([[self.grid.site_los(i, j) for i, j in row] for row in idx], dtype=np.float64)
-        return (los * w).sum(axis=1)
+        return (self.grid.sites_los(idx) * w).sum(axis=1)
 
     # ------------------------------------------------------------------ channels
     def raw_channels(self, pos_m: np.ndarray, t_s: np.ndarray) -> np.ndarray:

@@ -139,8 +139,12 @@ class SiteGrid:
 
     def site_centre(self, i: int, j: int) -> np.ndarray:
         """Centre of site (i, j) at UE height: [3] [m]."""
-        xy = self.origin_m + (np.array([i, j], dtype=np.float64) + 0.5) * self.spacing_m
+        xy = self.site_centres_xy(np.array([i, j]))
         return np.array([xy[0], xy[1], self.ue_height_m])
+
+    def site_centres_xy(self, idx: np.ndarray) -> np.ndarray:
+        """Ground positions of site centres: idx [..., 2] int (i, j) -> [..., 2] float64 [m]."""
+        return self.origin_m + (np.asarray(idx, dtype=np.float64) + 0.5) * self.spacing_m
 
     def site(self, i: int, j: int) -> Site:
         """The (cached) cluster set of site (i, j); depends only on the seed and (i, j)."""
@@ -150,11 +154,14 @@ class SiteGrid:
         return self._sites[key]
 
     def site_los(self, i: int, j: int) -> bool:
-        centre = self.site_centre(i, j)
-        d2d = float(np.linalg.norm(centre[:2] - self.bs_pos_m[:2]))
-        p_los = float(los_probability(self.tables[True].los_probability, np.array(d2d), self.ue_height_m))
-        g = float(self.field("los_state", self.tables[True].corr_los_m)(centre[:2]))
-        return bool(ndtr(g) < p_los)
+        return bool(self.sites_los(np.array([i, j])))
+
+    def sites_los(self, idx: np.ndarray) -> np.ndarray:
+        """LOS state of sites: idx [..., 2] int (i, j) -> [...] bool (correlated field vs 38.901 LOS probability)."""
+        xy = self.site_centres_xy(idx)
+        d2d = np.hypot(xy[..., 0] - self.bs_pos_m[0], xy[..., 1] - self.bs_pos_m[1])
+        p_los = los_probability(self.tables[True].los_probability, d2d, self.ue_height_m)
+        return np.asarray(ndtr(self.field("los_state", self.tables[True].corr_los_m)(xy)) < p_los)
 
     def _lsps(self, t: LspTable, centre: np.ndarray, d2d: float) -> tuple[float, float, float, float]:
         """Spatially and cross-correlated (DS [s], ASD [deg], K [linear], ZSD [deg]) at a site centre."""

@@ -113,36 +113,54 @@ def test_vehicles_move_between_scenes() -> None:
     assert not np.array_equal(h[0], h[2])  # cars moved
 
 
-def _spreads(preset: str, num_seeds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
-    ds, asd, los = [], [], []
-    for seed in range(num_seeds):
+# Per LOS state: 800 positions keep the standard error of the median near 5% (sigma_lgDS is up to 0.66 in UMa LOS).
+NUM_POSITIONS_PER_STATE = 800
+NUM_CANDIDATES_PER_SCENE = 32
+MAX_POSITIONS_PER_STATE_AND_SCENE = 1  # positions in one scene share its LSP fields: one each keeps them independent
+
+
+def _spreads_per_state(preset: str) -> tuple[dict[bool, np.ndarray], dict]:
+    """RMS delay spread and azimuth spread of departure at fully LOS and fully NLOS positions.
+
+    Scenes (seeds 0, 1, ...) are drawn until each state has ``NUM_POSITIONS_PER_STATE`` positions; a scene adds at most
+    one position per state, uniform over the part of its area where every visible site has that state.
+
+    Returns:
+        {los: [num_positions, 2] float64 (delay spread [s], azimuth spread [deg])}, and the 38.901 tables.
+    """
+    spreads: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    seed = 0
+    while min(len(v) for v in spreads.values()) < NUM_POSITIONS_PER_STATE:
+        assert seed < 2000, f"{preset}: too few positions per LOS state ({[len(v) for v in spreads.values()]})"
         # Vehicles are extra scatterers on top of the 38.901 clusters: left out when checking the tables.
         src = make_source(
             "geometric", preset=preset, seed=seed, num_subcarriers=4, bs_array=(1, 2), vehicles=None
         )
-        pos = _area_positions(src, 2, np.random.default_rng(seed))
-        for n, p in enumerate(src.paths(pos, np.zeros(2))):
-            tau = (p.length_m - np.linalg.norm(pos[n] - src.bs_pos_m)) / SPEED_OF_LIGHT_MPS
-            ds.append(rms_delay_spread_s(p.gain, tau))
-            aod = np.arctan2(p.scat_m[:, 1] - src.bs_pos_m[1], p.scat_m[:, 0] - src.bs_pos_m[0])
-            asd.append(azimuth_spread_deg(p.gain, np.rad2deg(aod)))
-        los.extend(src.los_share(pos))
-    return np.array(ds), np.array(asd), np.array(los), src.grid.tables
+        cand = _area_positions(src, NUM_CANDIDATES_PER_SCENE, np.random.default_rng(seed))
+        share = src.los_share(cand)
+        for state in (True, False):
+            pos = cand[share == float(state)][:MAX_POSITIONS_PER_STATE_AND_SCENE]
+            for n, p in enumerate(src.paths(pos, np.zeros(len(pos)))):
+                tau = (p.length_m - np.linalg.norm(pos[n] - src.bs_pos_m)) / SPEED_OF_LIGHT_MPS
+                aod = np.rad2deg(np.arctan2(p.scat_m[:, 1] - src.bs_pos_m[1], p.scat_m[:, 0] - src.bs_pos_m[0]))
+                spreads[state].append((rms_delay_spread_s(p.gain, tau), azimuth_spread_deg(p.gain, aod)))
+        seed += 1
+    return {state: np.array(v) for state, v in spreads.items()}, src.grid.tables
 
 
 @pytest.mark.parametrize("preset", PRESETS)
 def test_delay_and_angle_spread_medians_match_tables(preset: str) -> None:
-    """500 positions from 250 independent scenes; median within 25% of the 38.901 median per LOS state."""
-    ds, asd, los, tables = _spreads(preset, 250)
-    checked = 0
-    for state in (False, True):
-        sel = los == (1.0 if state else 0.0)
-        if sel.sum() < 150:  # too few LOS positions in a UMa scene for a 25% median (sigma_lgDS = 0.66)
-            continue
-        assert np.median(ds[sel]) == pytest.approx(tables[state].median_ds_s, rel=0.25)
-        assert np.median(asd[sel]) == pytest.approx(tables[state].median_asd_deg, rel=0.25)
-        checked += 1
-    assert checked >= 1
+    """Median RMS delay and azimuth spread per LOS state within 25% of the 38.901 medians the preset claims.
+
+    Sites are calibrated to their drawn LSPs; the cross-fade between neighbouring sites mixes two cluster sets, which
+    raises the spreads there (over a whole area the DS medians land ~5-15% above the tables).
+    """
+    spreads, tables = _spreads_per_state(preset)
+    for state, values in spreads.items():
+        assert len(values) >= NUM_POSITIONS_PER_STATE
+        ds_s, asd_deg = np.median(values, axis=0)
+        assert ds_s == pytest.approx(tables[state].median_ds_s, rel=0.25), (state, ds_s)
+        assert asd_deg == pytest.approx(tables[state].median_asd_deg, rel=0.25), (state, asd_deg)
 
 
 def test_shift_between_environments_exceeds_shift_within_one() -> None:
