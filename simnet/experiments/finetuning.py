@@ -183,8 +183,8 @@ class FinetuneSchemes(_Window):
         for (preset, method), grp in table.groupby(["preset", "method"], sort=False):
             if method == "never":
                 continue
-            lines.append(f"| {preset} | {method} | {grp.margin_vs_never_db.mean():+.2f} | "
-                         f"{np.nanmean(vs_eo[grp.index]) if method != 'encoder_only' else float('nan'):+.2f} |")
+            eo = "-" if method == "encoder_only" else f"{np.nanmean(vs_eo[grp.index]):+.2f}"
+            lines.append(f"| {preset} | {method} | {grp.margin_vs_never_db.mean():+.2f} | {eo} |")
         return lines + ["", *markdown_table(table)]
 
     def plot(self, table: pd.DataFrame, path: Path) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from simnet.errors import DataError
+from simnet.errors import ConfigError, DataError
 from simnet.experiments.base import EXPERIMENTS, RunContext, load_experiment
 
 EXPERIMENT_FILES = ("table.csv", "table.md", "figure.png")
@@ -29,6 +29,9 @@ def run(args: argparse.Namespace, cache_dir: Path | None) -> int:
     from simnet.results import atomic_write, package_versions, prepare_run_dir, write_manifest
     from simnet.sweep import one_thread
 
+    if getattr(args, "ray", None):
+        raise ConfigError(f"{args.scenario}: --ray runs the policy variants of a simulation; an experiment file "
+                          "runs in this process (drop --ray)")
     t0 = time.perf_counter()
     spec = load_experiment(args.scenario, seed=args.seed, quick=args.quick, overrides=parse_overrides(args.set or []))
     out = prepare_run_dir(args.out, spec.name, spec.output.dir, args.overwrite, EXPERIMENT_FILES)
