@@ -2,7 +2,7 @@
 
     python benchmarks/bench_fig7.py [--quick] [--presets quadriga_track o2_dynamic_like]
 
-Runs the ``finetune_schemes`` experiment (``simnet/experiments/finetuning.py``; the same as
+Runs the ``finetune_schemes`` experiment (``simnet/experiments/schemes.py``; the same as
 ``python run_sim.py scenarios/paper/fig7_schemes_offline.yaml``) and writes its rows, the mean margins and
 the wall time to ``benchmarks/results/fig7.json``. For each preset one UE walks its preset track: the first
 ``--window`` samples are the fine-tune window, the next ``--num-eval`` the evaluation reports. Every shipped
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from simnet.experiments import EXPERIMENTS, RunContext
-from simnet.experiments.finetuning import margins
+from simnet.experiments.schemes import margins
 
 
 def main() -> None:

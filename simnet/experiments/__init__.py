@@ -5,6 +5,7 @@ from __future__ import annotations
 from simnet.experiments import backbone as _backbone  # noqa: F401  (registers backbone_rd, distribution_shift)
 from simnet.experiments import complexity as _complexity  # noqa: F401  (registers complexity)
 from simnet.experiments import finetuning as _finetuning  # noqa: F401  (registers the fine-tuning experiments)
+from simnet.experiments import schemes as _schemes  # noqa: F401  (registers finetune_schemes)
 from simnet.experiments.base import (
     EXPERIMENTS,
     Experiment,
