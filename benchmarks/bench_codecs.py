@@ -1,7 +1,7 @@
 """Compute and throughput of rd-cnn vs rd-cnn-paper, measured in one run -> benchmarks/results/codecs.json.
 
-FLOPs are counted by torch.utils.flop_counter.FlopCounterMode on one 64x64 report through the encoder and
-decoder networks (multiply and add counted separately; range coding not included). Throughputs, all on
+FLOPs are counted by simnet.experiments.count_flops (torch FlopCounterMode) on one 64x64 report through the
+encoder and decoder networks (multiply and add counted separately; range coding not included). Throughputs, all on
 ``--threads`` torch threads (2 by default) and in reports per second:
 
 - ``reports_per_s``: compress + decompress of a batch (networks, real range coding, canonical check);
@@ -28,18 +28,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from simnet.codecs import CODECS, default_checkpoint, load_codec
+from simnet.experiments import count_flops
 
 OUT = Path(__file__).parent / "results" / "codecs.json"
-
-
-def count_flops(codec: torch.nn.Module, h: np.ndarray) -> int:
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        y = codec.analysis(torch.as_tensor(h[:1]))
-        codec.synthesis(torch.round(y))
-    return int(counter.get_total_flops())
 
 
 def rate(step: Callable[[], object], num_reports: int, min_s: float = 3.0) -> float:
@@ -86,7 +79,7 @@ def main() -> None:
         num_decoder = sum(p.numel() for n, p in codec.named_parameters() if n in names)
         batch = h if name == "rd-cnn" else h[: max(8, args.batch // 8)]  # the paper codec is ~100x slower
         result["codecs"][name] = {
-            "flops_per_report": count_flops(codec, h),
+            "flops_per_report": count_flops(codec),
             "num_params": num_params,
             "num_decoder_params": num_decoder,
             **throughputs(codec, batch),

@@ -21,40 +21,21 @@ import json
 import os
 import platform
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from simnet.channels import make_source
 from simnet.codecs import RDCNN, default_checkpoint, load_codec, shipped_checkpoints
+from simnet.experiments import EXPERIMENTS, RunContext, stream_rd, track_channels
 from simnet.finetune import FinetuneConfig, encoder_only, full_model, genie
-
-SAMPLES_PER_M = 29.6
-SPEED_MPS = 5.0 / 3.6
-
-
-def track_channels(num: int, start_m: float, seed: int = 0) -> np.ndarray:
-    """``num`` consecutive samples of the quadriga_track preset from ``start_m``: [num, A, S] complex64."""
-    src = make_source("geometric", preset="quadriga_track", seed=seed)
-    way = src.tracks(1)[0]
-    seg = np.linalg.norm(np.diff(way, axis=0), axis=1)
-    cum = np.concatenate([[0.0], np.cumsum(seg)])
-    s_m = start_m + np.arange(num) / SAMPLES_PER_M
-    k = np.clip(np.searchsorted(cum, s_m, side="right") - 1, 0, len(seg) - 1)
-    pos = way[k] + ((s_m - cum[k]) / seg[k])[:, None] * (way[k + 1] - way[k])
-    return src.channels(pos, s_m / SPEED_MPS)
 
 
 def evaluate(codec: Any, h: np.ndarray) -> tuple[float, float]:
     """(NMSE [dB] of the real decoded streams, latent bits per real dimension) over ``h``."""
-    streams = codec.compress(h)
-    h_hat = codec.decompress(streams)
-    err = np.sum(np.abs(h_hat - h) ** 2, axis=(1, 2)) / np.sum(np.abs(h) ** 2, axis=(1, 2))
-    dims = 2 * h.shape[1] * h.shape[2]
-    return float(10 * np.log10(np.mean(err))), float(np.mean([8 * len(s) for s in streams]) / dims)
+    rd = stream_rd(codec, h)
+    return rd["nmse_db"], rd["latent_bpd"]
 
 
 def main() -> None:
@@ -72,7 +53,7 @@ def main() -> None:
         ckpt = shipped_checkpoints()[-1]
     codec = load_codec(ckpt) if ckpt.is_file() else RDCNN(64, 64).eval()
     t0 = time.perf_counter()
-    h = track_channels(args.window + args.num_eval, args.start_m)
+    h = track_channels("quadriga_track", args.window + args.num_eval, args.start_m)
     h_eval = h[args.window:]
     win = h[:args.window]
     report: dict[str, Any] = {
@@ -109,30 +90,15 @@ def main() -> None:
         report[label] = {"wall_s": time.perf_counter() - t0, "eval_nmse_db": nmse_db, "eval_latent_bpd": bpd}
         print(label, report[label], flush=True)
     if not args.no_ablation:
-        rows = []
-        dims = 2 * h.shape[1] * h.shape[2]
-        for prior in ("spike-and-slab", "gaussian", "uniform"):
-            for regularize in (True, False):
-                cfg = replace(base_cfg, regularize=regularize, coding=replace(base_cfg.coding, prior=prior))
-                res = full_model(codec, win, np.random.default_rng(0), cfg)
-                nmse_db, bpd = evaluate(res.codec, h_eval)
-                rows.append({"prior": prior, "regularize": regularize, "update_bits": res.bits,
-                             "num_nonzero": res.num_nonzero, "eval_nmse_db": nmse_db, "eval_latent_bpd": bpd,
-                             "total_bpd": bpd + res.bits / (len(h_eval) * dims)})
-                print(rows[-1], flush=True)
-        report["ablation"] = rows
-        sweep = []
-        for num_bins in (2, 4, 8, 16, 32, 64, 128, 256):
-            cfg = replace(base_cfg, coding=replace(base_cfg.coding, num_bins=num_bins))
-            res = full_model(codec, win, np.random.default_rng(0), cfg)
-            nmse_db, bpd = evaluate(res.codec, h_eval)
-            sweep.append({"num_bins": num_bins, "update_bits": res.bits, "num_nonzero": res.num_nonzero,
-                          "eval_nmse_db": nmse_db, "eval_latent_bpd": bpd,
-                          "total_bpd": bpd + res.bits / (len(h_eval) * dims)})
-            print(sweep[-1], flush=True)
-        report["quantization_sweep"] = sweep
-        report["ablation_note"] = ("fine-tuned on the window; total_bpd spreads the update's bits over the "
-                                   "num_eval evaluation reports")
+        common = {"window": args.window, "num_eval": args.num_eval, "start_m": args.start_m,
+                  "checkpoint": str(ckpt), "finetune": {"steps": base_cfg.steps}}
+        ctx = RunContext(seed=0, cache_dir=None, log=lambda line: print(line, flush=True))
+        ablation = EXPERIMENTS.make("update_prior", **common).run(ctx)
+        report["ablation"] = ablation.to_dict(orient="records")
+        sweep = EXPERIMENTS.make("update_quantization", **common).run(ctx)
+        report["quantization_sweep"] = sweep.to_dict(orient="records")
+        report["ablation_note"] = ("update_prior / update_quantization experiments (simnet/experiments): fine-tuned "
+                                   "on the window; total_bpd spreads the update's bits over the num_eval reports")
     report["machine"]["load_average_end"] = os.getloadavg()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

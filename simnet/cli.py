@@ -18,21 +18,6 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("SIMNET_CACHE", Path.home() / ".cache" / "simnet"))
 
 
-def _prepare_out(out: str | None, name: str, base: str, overwrite: bool) -> Path:
-    if out is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        path = Path(base) / f"{name}-{stamp}"
-    else:
-        path = Path(out)
-    if (path / "manifest.json").exists() and not overwrite:
-        raise SimnetError(f"{path} already holds a run (manifest.json); give another --out or pass --overwrite")
-    path.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        for name_ in ("summary.csv", "reports.parquet", "slots.parquet", "packets.parquet", "finetunes.parquet"):
-            (path / name_).unlink(missing_ok=True)
-    return path
-
-
 def _updater(bar: Any) -> Any:
     started = [False]
 
@@ -46,22 +31,35 @@ def _updater(bar: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load a scenario, run every policy variant, write tables, manifest and plots."""
+    """Load a scenario, run every policy variant, write tables, manifest and plots (or run an experiment file)."""
     from tqdm import tqdm
 
     from simnet.config import load_scenario, parse_overrides, to_dict
     from simnet.engine import build_world
-    from simnet.results import package_versions, summarize, write_manifest, write_summary, write_tables
+    from simnet.experiments import is_experiment_file
+    from simnet.results import (
+        SIMULATION_FILES,
+        package_versions,
+        prepare_run_dir,
+        summarize,
+        write_manifest,
+        write_summary,
+        write_tables,
+    )
     from simnet.sweep import run_variants
 
+    cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    if is_experiment_file(args.scenario):  # an offline experiment (scenarios/paper/fig2_backbone_rd.yaml, ...)
+        from simnet.experiments.runner import run as run_experiment
+
+        return run_experiment(args, cache)
     t0 = time.perf_counter()
     scenario = load_scenario(args.scenario, seed=args.seed, quick=args.quick,
                              overrides=parse_overrides(args.set or []))
-    cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     show = not args.quiet
     with tqdm(total=100, desc="channels", disable=not show, leave=False) as bar:
         world = build_world(scenario, cache_dir=cache, progress=_updater(bar))
-    out = _prepare_out(args.out, scenario.name, scenario.output.dir, args.overwrite)
+    out = prepare_run_dir(args.out, scenario.name, scenario.output.dir, args.overwrite, SIMULATION_FILES)
     workers = args.workers or min(os.cpu_count() or 1, len(scenario.policies))
     manifest: dict[str, Any] = {
         "status": "running", "scenario": to_dict(scenario), "scenario_file": str(args.scenario),
@@ -105,13 +103,20 @@ def run(args: argparse.Namespace) -> int:
 def plot(args: argparse.Namespace) -> int:
     from simnet.plots import plot_run
 
-    for p in plot_run(args.run_dir):
+    if (Path(args.run_dir) / "table.csv").is_file():  # an experiment run folder
+        from simnet.experiments.runner import redraw
+
+        paths = redraw(args.run_dir)
+    else:
+        paths = plot_run(args.run_dir)
+    for p in paths:
         print(p)
     return 0
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", help="scenario YAML file, e.g. scenarios/o2_dynamic.yaml")
+    p.add_argument("scenario", help="scenario or experiment YAML file, e.g. scenarios/o2_dynamic.yaml, "
+                   "scenarios/paper/fig8_update_prior.yaml")
     p.add_argument("--out", help="run folder to write (default: <output.dir>/<name>-<UTC time>)")
     p.add_argument("--seed", type=int, help="override the scenario's seed")
     p.add_argument("--quick", action="store_true", help="apply the scenario's quick: block (a short run)")
@@ -122,7 +127,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip drawing figures")
     p.add_argument("--overwrite", action="store_true", help="allow writing into a folder that holds a run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--workers", type=int, help="processes for the policy variants (default: CPU count)")
+    p.add_argument("--workers", type=int, help="processes for the policy variants (default: CPU count; experiment "
+                   "files always run in one process)")
     p.add_argument("--ray", metavar="ADDRESS", help="run the variants on a Ray cluster ('local' starts one here; "
                    "needs the 'cluster' extra)")
 

@@ -134,7 +134,9 @@ def _did_you_mean(key: str, allowed: list[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
-class _Ctx:
+class Ctx:
+    """The file being read: builds ``ConfigError``s that start with its path and the key path."""
+
     def __init__(self, path: str) -> None:
         self.path = path
 
@@ -147,7 +149,8 @@ def _range_text(meta: Mapping[str, Any]) -> str:
     return " and ".join(f"{ops[k]} {v}" for k, v in meta.items() if k in ops)
 
 
-def _parse_section(ctx: _Ctx, name: str, cls: Any, raw: Any) -> Any:
+def parse_section(ctx: Ctx, name: str, cls: Any, raw: Any) -> Any:
+    """Validate mapping ``raw`` into dataclass ``cls``: unknown keys (did-you-mean), types, ``metadata`` ranges."""
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
@@ -185,7 +188,7 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-def _parse_block(ctx: _Ctx, name: str, raw: Any, registry: Any) -> Block:
+def _parse_block(ctx: Ctx, name: str, raw: Any, registry: Any) -> Block:
     if not isinstance(raw, Mapping):
         raise ctx.error(name, f"must be a mapping with a 'type' key, got {raw!r}")
     if "type" not in raw:
@@ -197,7 +200,7 @@ def _parse_block(ctx: _Ctx, name: str, raw: Any, registry: Any) -> Block:
     return Block(type=str(typ), kwargs=tuple(sorted(kwargs.items())))
 
 
-def _policy_specs(ctx: _Ctx, raw: Any, registry: Any) -> tuple[PolicySpec, ...]:
+def _policy_specs(ctx: Ctx, raw: Any, registry: Any) -> tuple[PolicySpec, ...]:
     if not isinstance(raw, list) or not raw:
         raise ctx.error("policies", f"must be a non-empty list of {{type: ..., ...}} blocks, got {raw!r}")
     specs: list[PolicySpec] = []
@@ -269,6 +272,57 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """The top-level mapping of a YAML scenario or experiment file (``yaml.safe_load``).
+
+    Raises:
+        ConfigError: missing file, invalid YAML (with line and column) or a top level that is not a mapping.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{path}: scenario file not found (give the path of a .yaml file, e.g. "
+                          f"scenarios/smoke.yaml)")
+    try:
+        raw = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections ({', '.join(_TOP_KEYS)})")
+    return dict(raw)
+
+
+def resolve_file(raw: dict[str, Any], ctx: Ctx, top_keys: list[str], quick: bool,
+                 overrides: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check the top-level keys, drop ``description``, merge the ``quick:`` block (if asked) and overrides."""
+    for key in raw:
+        if key not in top_keys:
+            raise ctx.error(str(key), f"unknown section{_did_you_mean(key, top_keys)} "
+                                      f"(allowed: {', '.join(top_keys)})")
+    raw = dict(raw)
+    quick_block = raw.pop("quick", None) or {}
+    raw.pop("description", None)
+    if quick:
+        if not isinstance(quick_block, Mapping):
+            raise ctx.error("quick", f"must be a mapping of sections to override, got {quick_block!r}")
+        raw = _deep_merge(raw, quick_block)
+    if overrides:
+        raw = _deep_merge(raw, overrides)
+    return raw
+
+
+def parse_seed_and_name(raw: Mapping[str, Any], ctx: Ctx, seed: int | None, default_name: str) -> tuple[int, str]:
+    """The run's seed (``seed`` argument over the file's, default 0) and name (default: the file stem)."""
+    seed_value = raw.get("seed", 0) if seed is None else seed
+    if isinstance(seed_value, bool) or not isinstance(seed_value, int) or seed_value < 0:
+        raise ctx.error("seed", f"value {seed_value!r} is invalid (allowed: an integer >= 0)")
+    name = raw.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        raise ctx.error("name", f"value {name!r} is invalid (allowed: a non-empty string)")
+    return int(seed_value), name
+
+
 def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False,
                   overrides: Mapping[str, Any] | None = None) -> Scenario:
     """Read and validate a scenario file.
@@ -283,41 +337,13 @@ def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False
         ConfigError: one line naming the file, key path, value and what is allowed.
     """
     p = Path(path)
-    ctx = _Ctx(str(path))
-    if not p.is_file():
-        raise ConfigError(f"{path}: scenario file not found (give the path of a .yaml file, e.g. "
-                          f"scenarios/smoke.yaml)")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections ({', '.join(_TOP_KEYS)})")
-    for key in raw:
-        if key not in _TOP_KEYS:
-            raise ctx.error(str(key), f"unknown section{_did_you_mean(key, _TOP_KEYS)} "
-                                      f"(allowed: {', '.join(_TOP_KEYS)})")
-    raw = dict(raw)
-    quick_block = raw.pop("quick", None) or {}
-    raw.pop("description", None)
-    if quick:
-        if not isinstance(quick_block, Mapping):
-            raise ctx.error("quick", f"must be a mapping of sections to override, got {quick_block!r}")
-        raw = _deep_merge(raw, quick_block)
-    if overrides:
-        raw = _deep_merge(raw, overrides)
+    ctx = Ctx(str(path))
+    raw = resolve_file(read_mapping(path), ctx, _TOP_KEYS, quick, overrides)
     for key in ("channel", "codec", "policies"):
         if key not in raw:
             raise ctx.error(key, "missing section (see scenarios/smoke.yaml for an example)")
-    seed_value = raw.get("seed", 0) if seed is None else seed
-    if isinstance(seed_value, bool) or not isinstance(seed_value, int) or seed_value < 0:
-        raise ctx.error("seed", f"value {seed_value!r} is invalid (allowed: an integer >= 0)")
-    name = raw.get("name", p.stem)
-    if not isinstance(name, str) or not name:
-        raise ctx.error("name", f"value {name!r} is invalid (allowed: a non-empty string)")
-    sections = {k: _parse_section(ctx, k, cls, raw.get(k)) for k, cls in _SECTIONS.items()}
+    seed_value, name = parse_seed_and_name(raw, ctx, seed, p.stem)
+    sections = {k: parse_section(ctx, k, cls, raw.get(k)) for k, cls in _SECTIONS.items()}
     bs = sections["system"].bs_array
     if min(bs) < 1:
         raise ctx.error("system.bs_array", f"value {list(bs)!r} is invalid (allowed: two integers >= 1)")
@@ -325,7 +351,7 @@ def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False
     return Scenario(
         name=name,
         path=str(path),
-        seed=int(seed_value),
+        seed=seed_value,
         system=sections["system"],
         channel=_parse_block(ctx, "channel", raw["channel"], chan_reg),
         ues=sections["ues"],

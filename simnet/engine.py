@@ -99,8 +99,13 @@ def build_codec(block: Block, system: SystemConfig, where: str = "scenario") -> 
     return codec, info
 
 
-def resolve_checkpoint(name: str, where: str = "scenario") -> Path:
-    """``default``, a file name among the shipped checkpoints, or a path to a checkpoint file."""
+def resolve_checkpoint(name: str, where: str = "scenario", key: str = "codec.checkpoint") -> Path:
+    """``default``, a file name among the shipped checkpoints, or a path to a checkpoint file.
+
+    Raises:
+        ConfigError: ``"{where}: {key}: ..."`` (empty parts left out) with the shipped names when nothing
+            matches.
+    """
     from simnet.codecs import default_checkpoint
 
     shipped = default_checkpoint().parent
@@ -110,7 +115,8 @@ def resolve_checkpoint(name: str, where: str = "scenario") -> Path:
         if cand.is_file():
             return cand
     known = ", ".join(sorted(p.stem for p in shipped.glob("*.pt")))
-    raise ConfigError(f"{where}: codec.checkpoint: {name!r} not found (give 'default', a shipped checkpoint: {known}, "
+    prefix = ": ".join(part for part in (where, key) if part)
+    raise ConfigError(f"{prefix}: {name!r} not found (give 'default', a shipped checkpoint: {known}, "
                       f"or the path of a .pt file)")
 
 

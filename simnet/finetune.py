@@ -36,7 +36,7 @@ from torch.func import functional_call
 
 from simnet.errors import ConfigError
 from simnet.translation import TranslatedCodec, wrap_translation
-from simnet.updates import UpdateCoding, decoder_state, encode_update, quantize_ste, rate_bits
+from simnet.updates import UpdateCoding, code_deltas, decoder_state, encode_update, quantize_ste, rate_bits
 
 TRANSLATION_DEFAULTS: dict[str, Any] = {"lr": 1e-3, "t": 0.005, "sigma_slab": 0.05}
 """Translation-module defaults (``FinetuneConfig.from_kwargs`` keywords): its conv weights diverge at the
@@ -125,6 +125,9 @@ class FinetuneResult:
         num_steps: optimizer steps taken.
         curve: per-step loss terms ``{"loss", "d", "r_latent", "r_update"}`` (numpy float64 [num_steps]).
         estimated_update_bits: ideal code length of the update under its prior.
+        trace: per traced step of a coded fine-tune (``trace_every > 0``), the update as it would be sent
+            after that step: ``{"step", "num_nonzero", "update_bits" (8 * len of the real payload),
+            "estimated_update_bits"}``; the last entry is the update actually sent.
     """
 
     codec: Any
@@ -134,6 +137,7 @@ class FinetuneResult:
     num_steps: int
     curve: dict[str, np.ndarray]
     estimated_update_bits: float = 0.0
+    trace: list[dict[str, float]] = field(default_factory=list)
 
     def info(self) -> dict[str, float]:
         """Scalars for the result tables."""
@@ -221,8 +225,10 @@ def augment(h: torch.Tensor, gen: torch.Generator, delay_taps: float, angle_bins
 def _train(codec: Any, h_window: np.ndarray, rng: np.random.Generator, cfg: FinetuneConfig,
            trainable: list[torch.Tensor],
            params_fn: Callable[[], Mapping[str, torch.Tensor] | None],
-           update_rate: Callable[[], torch.Tensor] | None) -> dict[str, np.ndarray]:
-    """The shared mini-batch Adam loop. Returns the per-step loss curve."""
+           update_rate: Callable[[], torch.Tensor] | None,
+           on_step: Callable[[int], None] | None = None) -> dict[str, np.ndarray]:
+    """The shared mini-batch Adam loop (``on_step(step)`` after each optimizer step). Returns the per-step
+    loss curve."""
     h_all = torch.from_numpy(np.ascontiguousarray(h_window, dtype=np.complex64))
     num, dims = h_all.shape[0], 2 * h_all.shape[1] * h_all.shape[2]
     if num == 0:
@@ -235,7 +241,7 @@ def _train(codec: Any, h_window: np.ndarray, rng: np.random.Generator, cfg: Fine
     order = torch.randperm(num, generator=gen)
     pos = 0
     codec.train()
-    for _ in range(cfg.steps):
+    for step in range(cfg.steps):
         if pos + batch > num:
             order, pos = torch.randperm(num, generator=gen), 0
         h = h_all[order[pos:pos + batch]]
@@ -252,6 +258,8 @@ def _train(codec: Any, h_window: np.ndarray, rng: np.random.Generator, cfg: Fine
         opt.step()
         for key, value in (("loss", loss), ("d", d), ("r_latent", r_lat), ("r_update", r_upd)):
             curve[key].append(float(value.detach()) if isinstance(value, torch.Tensor) else float(value))
+        if on_step is not None:
+            on_step(step)
     codec.eval()
     return {k: np.asarray(v, dtype=np.float64) for k, v in curve.items()}
 
@@ -288,10 +296,12 @@ def encoder_only(codec: Any, h_window: np.ndarray, rng: np.random.Generator,
 
 
 def _coded_finetune(ue: Any, h_window: np.ndarray, rng: np.random.Generator, cfg: FinetuneConfig,
-                    trainable_enc: list[torch.Tensor], names: list[str]) -> FinetuneResult:
+                    trainable_enc: list[torch.Tensor], names: list[str], trace_every: int = 0) -> FinetuneResult:
     """Train ``trainable_enc`` and the decoder-side parameters among ``names`` as ``theta + Q_t(delta)``.
 
-    The update covers all of ``names`` (buffers and frozen tensors code as zeros).
+    The update covers all of ``names`` (buffers and frozen tensors code as zeros). With ``trace_every > 0``
+    the update is range coded for real after every ``trace_every``-th step and after the last one (~4 ms
+    per coding of the rd-cnn's 59 K decoder-side parameters).
     """
     params_by_name = dict(ue.named_parameters())
     coded = {k: params_by_name[k] for k in names if k in params_by_name}
@@ -305,28 +315,42 @@ def _coded_finetune(ue: Any, h_window: np.ndarray, rng: np.random.Generator, cfg
     def rate() -> torch.Tensor:
         return rate_bits(list(deltas.values()), cfg.coding)
 
+    trace: list[dict[str, float]] = []
+
+    def record(step: int) -> None:
+        if trace_every <= 0 or ((step + 1) % trace_every and step + 1 != cfg.steps):
+            return
+        with torch.no_grad():  # the same float32 arithmetic as the final commit below
+            change = {k: ((base[k] + deltas[k]) - v if k in coded else torch.zeros_like(v))
+                      for k, v in base_state.items()}
+        enc, _ = code_deltas(change, base_state, cfg.coding)
+        trace.append({"step": step + 1, "num_nonzero": enc.num_nonzero, "update_bits": enc.bits,
+                      "estimated_update_bits": enc.estimated_bits})
+
     for p in coded.values():
         p.requires_grad_(False)
-    curve = _train(ue, h_window, rng, cfg, trainable_enc + list(deltas.values()), params, rate)
+    curve = _train(ue, h_window, rng, cfg, trainable_enc + list(deltas.values()), params, rate, record)
     with torch.no_grad():
         for k, p in coded.items():
             p.copy_(base[k] + deltas[k])
             p.requires_grad_(True)
     enc = encode_update(ue, base_state, cfg.coding, names=names)
-    return FinetuneResult(ue, enc.payload, enc.bits, enc.num_nonzero, cfg.steps, curve, enc.estimated_bits)
+    return FinetuneResult(ue, enc.payload, enc.bits, enc.num_nonzero, cfg.steps, curve, enc.estimated_bits, trace)
 
 
 def full_model(codec: Any, h_window: np.ndarray, rng: np.random.Generator,
-               cfg: FinetuneConfig | None = None) -> FinetuneResult:
+               cfg: FinetuneConfig | None = None, *, trace_every: int = 0) -> FinetuneResult:
     """Fine-tune encoder, decoder and prior jointly (eq. 21); code the quantized decoder-side update.
 
     The returned codec's decoder-side tensors equal ``theta + t * q`` exactly, i.e. what the BS obtains
-    from ``updates.apply_update(bs_codec, payload)``.
+    from ``updates.apply_update(bs_codec, payload)``. ``trace_every > 0`` fills ``FinetuneResult.trace``
+    (update size during fine-tuning, core paper Fig. 9); it does not change the result.
     """
     cfg = cfg or FinetuneConfig()
     ue = copy.deepcopy(codec)
     enc, _ = _split(ue)
-    return _coded_finetune(ue, h_window, rng, cfg, list(enc.values()), list(ue.decoder_parameter_names()))
+    return _coded_finetune(ue, h_window, rng, cfg, list(enc.values()), list(ue.decoder_parameter_names()),
+                           trace_every)
 
 
 def genie(codec: Any, h_window: np.ndarray, rng: np.random.Generator,

@@ -6,12 +6,15 @@ import json
 import os
 import platform
 import tempfile
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from simnet.errors import SimnetError
 
 SUMMARY_COLUMNS = [
     "policy", "variant", "interval_m", "num_reports", "latent_bits_per_report", "update_bits_per_report",
@@ -21,6 +24,30 @@ SUMMARY_COLUMNS = [
 ]
 _PACKAGES = ["simnet", "numpy", "scipy", "torch", "simpy", "pandas", "pyarrow", "quadriga-lib", "constriction",
              "deepmimo", "pydantic", "matplotlib"]
+
+
+SIMULATION_FILES = ("summary.csv", "reports.parquet", "slots.parquet", "packets.parquet", "finetunes.parquet")
+"""Tables a simulation run writes (appended to, so ``--overwrite`` removes them first)."""
+
+
+def prepare_run_dir(out: str | None, name: str, base: str, overwrite: bool, stale: tuple[str, ...] = ()) -> Path:
+    """Create the run folder: ``out``, or ``<base>/<name>-<UTC time>``.
+
+    Raises:
+        SimnetError: the folder already holds a run (a ``manifest.json``) and ``overwrite`` is False.
+    """
+    if out is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+        path = Path(base) / f"{name}-{stamp}"
+    else:
+        path = Path(out)
+    if (path / "manifest.json").exists() and not overwrite:
+        raise SimnetError(f"{path} already holds a run (manifest.json); give another --out or pass --overwrite")
+    path.mkdir(parents=True, exist_ok=True)
+    if overwrite:
+        for name_ in stale:
+            (path / name_).unlink(missing_ok=True)
+    return path
 
 
 def _db(x: float) -> float:
@@ -68,7 +95,8 @@ def summarize(label: str, policy: str, kwargs: dict[str, Any], rec: dict[str, An
     }
 
 
-def _atomic_write(path: Path, write: Any) -> None:
+def atomic_write(path: Path, write: Any) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
@@ -82,7 +110,7 @@ def _atomic_write(path: Path, write: Any) -> None:
 def write_summary(out_dir: Path, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Write ``summary.csv`` (fixed column order, 6 significant digits so reruns are byte-identical)."""
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
-    _atomic_write(out_dir / "summary.csv", lambda p: df.to_csv(p, index=False, float_format="%.6g"))
+    atomic_write(out_dir / "summary.csv", lambda p: df.to_csv(p, index=False, float_format="%.6g"))
     return df
 
 
@@ -95,7 +123,7 @@ def write_tables(out_dir: Path, label: str, policy: str, rec: dict[str, Any]) ->
         path = out_dir / f"{name}.parquet"
         if path.exists():
             df = pd.concat([pd.read_parquet(path), df], ignore_index=True)
-        _atomic_write(path, lambda p, d=df: d.to_parquet(p, index=False))
+        atomic_write(path, lambda p, d=df: d.to_parquet(p, index=False))
 
 
 def package_versions() -> dict[str, str | None]:
@@ -111,4 +139,4 @@ def package_versions() -> dict[str, str | None]:
 def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` (scenario as resolved, seed, versions, data used, wall time)."""
     text = json.dumps(manifest, indent=2, sort_keys=True, default=str)
-    _atomic_write(out_dir / "manifest.json", lambda p: p.write_text(text))
+    atomic_write(out_dir / "manifest.json", lambda p: p.write_text(text))

@@ -29,7 +29,8 @@ _QUEUE: Any = None
 
 
 @contextmanager
-def _one_thread() -> Iterator[None]:
+def one_thread() -> Iterator[None]:
+    """Run the block with one torch thread (results do not depend on how many run side by side)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
@@ -40,7 +41,7 @@ def _one_thread() -> Iterator[None]:
 
 def run_one(world: World, spec: PolicySpec, progress: Callable[[float], None] | None = None) -> dict[str, Any]:
     """Run one variant with one torch thread."""
-    with _one_thread():
+    with one_thread():
         return run_variant(world, spec, progress)
 
 

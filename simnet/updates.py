@@ -265,6 +265,36 @@ class EncodedUpdate:
         return 8 * len(self.payload)
 
 
+def code_deltas(deltas: dict[str, torch.Tensor], base_state: dict[str, torch.Tensor],
+                coding: UpdateCoding) -> tuple[EncodedUpdate, dict[str, torch.Tensor]]:
+    """Quantize and range-code a decoder-side change without touching any codec.
+
+    Args:
+        deltas: ``theta' - theta`` per tensor, float32, same names and shapes as ``base_state``.
+        base_state: the tensors the BS holds (enter the payload's layout hash and base crc).
+        coding: quantizer and prior (rounded to what the float32 header carries).
+
+    Returns:
+        (the coded update, the bin indices q per tensor, int64).
+    """
+    coding = _as_sent(coding)
+    qs = {k: quantize_indices(deltas[k], coding) for k in base_state}
+    flat = torch.cat([q.reshape(-1) for q in qs.values()]) if qs else torch.zeros(0, dtype=torch.int64)
+    symbols = (flat - coding.q_min).numpy().astype(np.int32)
+    probabilities = pmf(coding)
+    encoder = constriction.stream.queue.RangeEncoder()
+    if symbols.size:
+        encoder.encode(symbols, constriction.stream.model.Categorical(probabilities, perfect=False))
+    words = encoder.get_compressed().astype("<u4")
+    header = _HEADER.pack(_MAGIC, _VERSION, PRIORS.index(coding.prior), coding.num_bins - 1, coding.t,
+                          coding.alpha, coding.sigma_slab, _layout_hash(base_state), _base_crc(base_state),
+                          words.size)
+    body = header + words.tobytes()
+    payload = body + _CRC.pack(zlib.crc32(body))
+    estimated = float(-np.log2(probabilities[symbols]).sum()) if symbols.size else 0.0
+    return EncodedUpdate(payload, int((flat != 0).sum()), int(flat.numel()), estimated), qs
+
+
 def encode_update(ue_codec: Any, base: Any, coding: UpdateCoding, *, commit: bool = True,
                   names: list[str] | None = None) -> EncodedUpdate:
     """Quantize and code the UE's decoder-side change relative to what the BS holds.
@@ -281,30 +311,17 @@ def encode_update(ue_codec: Any, base: Any, coding: UpdateCoding, *, commit: boo
     Returns:
         The coded update.
     """
-    coding = _as_sent(coding)
     base_state = base if isinstance(base, dict) else decoder_state(base, names)
     if names is not None:
         base_state = {k: base_state[k] for k in names}
     new_state = decoder_state(ue_codec, list(base_state))
     if _layout_hash(new_state) != _layout_hash(base_state):
         raise DataError("the UE codec and the BS codec have different decoder parameter layouts")
-    qs = {k: quantize_indices(new_state[k] - base_state[k], coding) for k in new_state}
-    flat = torch.cat([q.reshape(-1) for q in qs.values()]) if qs else torch.zeros(0, dtype=torch.int64)
-    symbols = (flat - coding.q_min).numpy().astype(np.int32)
-    probabilities = pmf(coding)
-    encoder = constriction.stream.queue.RangeEncoder()
-    if symbols.size:
-        encoder.encode(symbols, constriction.stream.model.Categorical(probabilities, perfect=False))
-    words = encoder.get_compressed().astype("<u4")
-    header = _HEADER.pack(_MAGIC, _VERSION, PRIORS.index(coding.prior), coding.num_bins - 1, coding.t,
-                          coding.alpha, coding.sigma_slab, _layout_hash(base_state), _base_crc(base_state),
-                          words.size)
-    body = header + words.tobytes()
-    payload = body + _CRC.pack(zlib.crc32(body))
+    enc, qs = code_deltas({k: new_state[k] - base_state[k] for k in new_state}, base_state, coding)
     if commit:
-        _set_tensors(ue_codec, {k: dequantize(base_state[k], qs[k], coding.t) for k in qs})
-    estimated = float(-np.log2(probabilities[symbols]).sum()) if symbols.size else 0.0
-    return EncodedUpdate(payload, int((flat != 0).sum()), int(flat.numel()), estimated)
+        t = _as_sent(coding).t
+        _set_tensors(ue_codec, {k: dequantize(base_state[k], qs[k], t) for k in qs})
+    return enc
 
 
 def read_header(payload: bytes) -> tuple[UpdateCoding, int, int, np.ndarray]:

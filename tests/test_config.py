@@ -12,6 +12,7 @@ import pytest
 from simnet.config import load_scenario, to_dict
 from simnet.engine import build_world
 from simnet.errors import ConfigError
+from simnet.experiments import is_experiment_file, load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = sorted((ROOT / "tests" / "scenarios_broken").glob("*.yaml"))
@@ -25,8 +26,11 @@ def test_corpus_is_large_enough():
 def test_broken_scenario_gives_one_clear_line(path: Path):
     expect = path.read_text().splitlines()[0].removeprefix("# expect: ").strip()
     with pytest.raises(ConfigError) as info:
-        scenario = load_scenario(path)
-        build_world(scenario, cache_dir=None)  # kwargs of channel/codec and spacing are checked here
+        if is_experiment_file(path):
+            load_experiment(path)
+        else:
+            scenario = load_scenario(path)
+            build_world(scenario, cache_dir=None)  # kwargs of channel/codec and spacing are checked here
     msg = str(info.value)
     assert "\n" not in msg
     assert msg.startswith(str(path))
@@ -59,7 +63,8 @@ def test_quick_block_overrides(tmp_path: Path):
     assert load_scenario(p, quick=True).ues.count == 1
 
 
-@pytest.mark.parametrize("name", ["24_unknown_policy.yaml", "01_bad_yaml.yaml", "13_report_spacing_not_multiple.yaml"])
+@pytest.mark.parametrize("name", ["24_unknown_policy.yaml", "01_bad_yaml.yaml", "13_report_spacing_not_multiple.yaml",
+                                  "29_experiment_unknown_type.yaml", "33_experiment_missing_checkpoint.yaml"])
 def test_cli_prints_one_line_and_no_traceback(name: str, tmp_path: Path):
     proc = subprocess.run([sys.executable, str(ROOT / "run_sim.py"), str(ROOT / "tests" / "scenarios_broken" / name),
                            "--out", str(tmp_path / "out"), "--quiet", "--no-cache"],

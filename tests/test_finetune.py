@@ -91,6 +91,18 @@ def test_deterministic_given_rng() -> None:
     assert a.payload != c.payload
 
 
+def test_trace_records_the_update_during_fine_tuning_and_ends_on_the_one_sent() -> None:
+    bs, h = ToyCodec(), window()
+    plain = full_model(bs, h, np.random.default_rng(5), CFG)
+    traced = full_model(bs, h, np.random.default_rng(5), CFG, trace_every=30)
+    assert plain.trace == [] and traced.payload == plain.payload  # tracing does not change the result
+    assert [r["step"] for r in traced.trace] == [30, 60, 80]
+    last = traced.trace[-1]
+    assert last["update_bits"] == plain.bits and last["num_nonzero"] == plain.num_nonzero
+    assert last["estimated_update_bits"] == pytest.approx(plain.estimated_update_bits)
+    assert traced.trace[0]["num_nonzero"] > 0 and all(r["update_bits"] % 8 == 0 for r in traced.trace)
+
+
 def test_encoder_only_keeps_decoder_and_sends_nothing() -> None:
     bs, h = ToyCodec(), window()
     res = encoder_only(bs, h, np.random.default_rng(0), CFG)

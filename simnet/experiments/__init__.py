@@ -1,0 +1,35 @@
+"""Offline experiments of the core paper (Fig. 2, 5, 7, 8, 9, Tables IV, V), registered by name in ``EXPERIMENTS``."""
+
+from __future__ import annotations
+
+from simnet.experiments import backbone as _backbone  # noqa: F401  (registers backbone_rd, distribution_shift)
+from simnet.experiments import complexity as _complexity  # noqa: F401  (registers complexity)
+from simnet.experiments import finetuning as _finetuning  # noqa: F401  (registers the fine-tuning experiments)
+from simnet.experiments import schemes as _schemes  # noqa: F401  (registers finetune_schemes)
+from simnet.experiments.base import (
+    EXPERIMENTS,
+    Experiment,
+    ExperimentSpec,
+    RunContext,
+    is_experiment_file,
+    load_experiment,
+    register_experiment,
+)
+from simnet.experiments.complexity import count_flops, scheme_counts
+from simnet.experiments.data import interp_db, paper_numbers, stream_rd, track_channels
+
+__all__ = [
+    "EXPERIMENTS",
+    "Experiment",
+    "ExperimentSpec",
+    "RunContext",
+    "count_flops",
+    "interp_db",
+    "is_experiment_file",
+    "load_experiment",
+    "paper_numbers",
+    "register_experiment",
+    "scheme_counts",
+    "stream_rd",
+    "track_channels",
+]
