@@ -12,7 +12,7 @@ import pytest
 from simnet.config import load_scenario
 from simnet.engine import build_world, run_variant
 from simnet.errors import ConfigError
-from simnet.study import CRITERIA, candidates, main, optimal_intervals
+from simnet.study import CRITERIA, candidates, main, optimal_intervals, ue_stderr
 from tests.paths import TINY
 
 # rd-cnn on a 2 x 2 array, 8 subcarriers: real coded updates at a fraction of a second each
@@ -64,8 +64,14 @@ def test_optimum_table_agrees_with_study_csv(tmp_path: Path):
         chosen = cand[cand.variant == r.variant].iloc[0]
         assert chosen[col] == pytest.approx(r.value) and (chosen.interval_m == r.interval_m or
                                                            not np.isfinite(chosen.interval_m + r.interval_m))
-    se = opt[opt.criterion == "se"].set_index("num_ues")
-    assert np.isnan(se.loc[1, "vs_never_stderr"]) and np.isfinite(se.loc[2, "vs_never_stderr"])
+    assert np.isnan(opt[(opt.num_ues == 1) | (opt.variant == "never")].vs_never_stderr).all()
+    # the spread over UEs of a periodic variant's gain, against the slot table by hand
+    probe = opt[(opt.criterion == "se") & (opt.num_ues == 2)].assign(variant="periodic[interval_m=0.15]")
+    slots = pd.read_parquet(out / "fifo_n2" / "slots.parquet")
+    per_ue = slots.groupby(["variant", "ue"]).se_zf_bps_hz.mean()
+    gain = per_ue.loc["periodic[interval_m=0.15]"] - per_ue.loc["never"]
+    assert ue_stderr(out, probe).iloc[0] == pytest.approx(gain.std(ddof=1) / np.sqrt(2)) and gain.std() > 0
+    assert (opt.offered_load >= opt.uplink_utilisation - 1e-9).all() and (opt.offered_load > 0).all()
     assert (out / "congestion.png").stat().st_size > 10_000
     assert (out / "fifo_n2" / "slots.parquet").is_file()
 
@@ -74,7 +80,7 @@ def test_optimal_intervals_picks_by_criterion_and_treats_never_as_infinite():
     rows = [("never", np.nan, 5.0, 0.70, 0.1), ("periodic[interval_m=0.2]", 0.2, 5.3, 0.80, 0.9),
             ("periodic[interval_m=0.4]", 0.4, 5.4, 0.75, 0.5), ("drift", np.nan, 9.0, 0.10, 0.2)]
     df = pd.DataFrame([{"discipline": "fifo", "num_ues": 4, "policy": v.split("[")[0], "variant": v,
-                        "interval_m": i, "se_zf_bps_hz": se, "rd_cost_at_use": j, "nmse_db": -1.0,
+                        "interval_m": i, "se_zf_bps_hz": se, "se_bps_hz": se, "rd_cost_at_use": j, "nmse_db": -1.0,
                         "mean_csi_age_ms": 7.0, "mean_queue_delay_ms": 1.0, "uplink_utilisation": u,
                         "num_model_updates": 0} for v, i, se, j, u in rows])
     opt = optimal_intervals(df).set_index("criterion")
