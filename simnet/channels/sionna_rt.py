@@ -8,7 +8,7 @@ The trace uses single isotropic V-polarised elements at both ends (``synthetic_a
 the heading and pitched down by the downtilt as the array is (Sionna's pitch > 0 tilts down; it tilts the
 polarisation): the BS array is applied afterwards by the deepmimo source, plane-wave, as Sionna's synthetic array
 does. Paths: LOS, specular reflection, refraction and (default) first-order diffraction, which alone reaches street
-receivers in deep shadow (without it 55 of 641 munich and 68 of 643 etoile receivers got no path). Sionna samples
+receivers in deep shadow (without it 55 of the 641 munich receivers got no path). Sionna samples
 candidate paths with rays: 1e5 rays left 52 of 641 munich receivers > 3 dB below a 3e5-ray trace, hence 3e5 by
 default.
 Ray conventions written (as ``simnet.channels.export``, but for the delay): ``tx_pos`` is BS element 0 (DeepMIMO's
@@ -58,7 +58,7 @@ SCENES: dict[str, dict[str, Any]] = {
         ],
     },
     "etoile": {
-        "bs_pos_m": [56.0, -1.0, 22.0],  # 1.5 m above a 20.5 m roof east of the Arc
+        "bs_pos_m": [41.5, -1.0, 22.0],  # 1.5 m above a 20.5 m roof east of the Arc, 1 m from its west edge
         "bs_heading_deg": 180.0,
         "tracks": [
             [[-35.0, 10.0], [34.3, 50.0]],
