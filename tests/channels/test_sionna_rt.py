@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
 
 from simnet.channels import make_source
 from simnet.channels.lsp import SPEED_OF_LIGHT_MPS
+from simnet.channels.sionna_rt import SCENES
 from simnet.errors import ConfigError
 
 K = 8
@@ -18,7 +20,8 @@ TINY = {
     "scene": "munich",
     "num_subcarriers": K,
     "bs_array": (4, 4),
-    "bs_heading_deg": 0.0,
+    "bs_heading_deg": 80.0,  # a turned and tilted array: Sionna's own tilted array must give the same H
+    "bs_downtilt_deg": 20.0,
     "tracks_m": [[[0.0, 60.0], [3.0, 60.0]]],
     "spacing_m": 1.0,
     "max_depth": 2,
@@ -64,7 +67,8 @@ def test_trace_matches_sionna_cfr_and_is_cached(rt, tmp_path, monkeypatch: pytes
     assert h.shape == (4, 16, K) and h.dtype == np.complex64
     assert np.all(np.linalg.norm(h, axis=(1, 2)) > 0)
 
-    # Sionna's own frequency response with the same UPA as a synthetic array (centred at the BS position)
+    # Sionna's own frequency response with the same UPA as a synthetic array (centred at the BS position, turned
+    # by the heading, pitched down by the downtilt)
     upa = rt.PlanarArray(num_rows=4, num_cols=4, pattern="iso", polarization="V")
     _, paths = src.trace_rays(rx, tx_array=upa)  # one batch of 4 > batch_size 3: the last batch's Paths
     freq_hz = np.arange(K) * src.meta.bandwidth_hz / K
@@ -88,3 +92,37 @@ def test_trace_matches_sionna_cfr_and_is_cached(rt, tmp_path, monkeypatch: pytes
     fresh = make_source("sionna_rt", trace_folder=str(tmp_path / "other"), **TINY)
     np.testing.assert_array_equal(fresh.channels(rx, np.zeros(len(rx))), h)
     assert make_source("sionna_rt", trace_folder=str(tmp_path), **{**TINY, "seed": 1}).scenario != src.scenario
+
+
+def test_downtilt_turns_the_array_towards_the_ground(rt, tmp_path) -> None:
+    # one receiver in the square north of the munich BS, line of sight only: H is one plane wave from below
+    ue = np.array([1.5, 60.0, 1.5])
+    d = ue - np.asarray(SCENES["munich"]["bs_pos_m"])
+    heading = float(np.degrees(np.arctan2(d[1], d[0])))
+    depression = float(np.degrees(np.arctan2(-d[2], np.hypot(d[0], d[1]))))  # ~33 deg below the horizon
+    gain = {}
+    for tilt in (depression, -depression):
+        track = [ue[:2].tolist(), (ue[:2] + [0.5, 0.0]).tolist()]  # one receiver (spacing 1 m)
+        kwargs = {**TINY, "tracks_m": [track], "max_depth": 0, "bs_heading_deg": heading, "bs_downtilt_deg": tilt}
+        src = make_source("sionna_rt", trace_folder=str(tmp_path), **kwargs)
+        h = src.channels(ue[None], np.zeros(1))[0].astype(np.complex128)  # [16, K]
+        beam = h.sum(axis=0) / np.sqrt(len(h))  # the unit-norm broadside beam (all weights equal)
+        gain[tilt] = np.mean(np.abs(beam) ** 2) / np.mean(np.abs(h) ** 2)  # over one element's power
+    assert gain[depression] == pytest.approx(16.0, rel=1e-3)  # array normal on the receiver: full array gain
+    assert gain[-depression] < 4.0  # tilted up, the broadside beam misses it
+
+
+def test_diffraction_reaches_shadowed_receivers_and_pathless_ones_are_reported(rt, tmp_path) -> None:
+    # the south end of munich's west street: outdoors, but no LOS and no reflection chain of depth <= 3
+    kwargs = {**TINY, "tracks_m": [[[-55.0, -40.0], [-54.0, -37.0]]], "max_depth": 3}
+    off = make_source("sionna_rt", trace_folder=str(tmp_path), diffraction=False, **kwargs)
+    rx = off.rx_positions()
+    with pytest.warns(RuntimeWarning, match=r"^sionna_rt munich: 4 of 4 receivers have no traced path and get H = 0"):
+        h = off.channels(rx, np.zeros(len(rx)))
+    assert not np.any(h)
+    np.testing.assert_allclose(off.rx_without_paths_m, rx, atol=1e-5)  # float32 positions in the scenario files
+    on = make_source("sionna_rt", trace_folder=str(tmp_path), **kwargs)  # diffraction by default
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: every receiver has a path
+        h = on.channels(rx, np.zeros(len(rx)))
+    assert np.all(np.linalg.norm(h, axis=(1, 2)) > 0) and len(on.rx_without_paths_m) == 0
