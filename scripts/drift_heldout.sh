@@ -8,14 +8,14 @@ py=${PYTHON:-python}
 run() {  # run NAME SEED [--set ...]
     local name=$1 seed=$2
     shift 2
-    if [ -f "$out/$name/summary.csv" ]; then echo "$name: done already"; return; fi
+    if grep -qs '"status": "complete"' "$out/$name/manifest.json"; then echo "$name: done already"; return; fi
     local t0=$SECONDS
     "$py" run_sim.py scenarios/drift_heldout.yaml --out "$out/$name" --seed "$seed" --workers "$workers" \
-        --quiet --no-plots "$@"
+        --quiet --no-plots --overwrite "$@"
     echo "$name: $((SECONDS - t0)) s"
 }
-run o2_seed1 1                                   # held-out seeds, same scene generator
-run o2_seed2 2
+run o2_seed1 1                                   # held-out seed: new scene draw and tracks
 run o1_seed1 1 --set channel.preset=o1_like      # held-out scene (other street geometry)
+run o2_seed2 2                                   # second held-out seed
 run o2_seed0 0                                   # the tuning set (drift's defaults frozen on it)
 "$py" -m simnet.heldout "$out"/o2_seed0 "$out"/o2_seed1 "$out"/o2_seed2 "$out"/o1_seed1 --out "$out"

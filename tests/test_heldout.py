@@ -44,6 +44,15 @@ def test_never_counts_as_a_fixed_schedule_with_infinite_interval():
     assert c["best_interval_m"] == math.inf and not c["at_least_as_good"] and c["rank"] == 2
 
 
+def test_interval_tuned_elsewhere_is_scored_on_this_run():
+    c = compare(summary(0.12, -8.0), 1.0, tuned_interval_m=8.0)
+    assert c["tuned_J"] == pytest.approx(10 ** -0.8 + 0.14) and c["tuned_J"] > c["best_J"]
+    assert compare(summary(0.12, -8.0), 1.0, tuned_interval_m=math.inf)["tuned_J"] == pytest.approx(c["never_J"])
+    assert math.isnan(compare(summary(0.12, -8.0), 1.0)["tuned_J"])
+    with pytest.raises(DataError, match="interval_m 3"):
+        compare(summary(0.12, -8.0), 1.0, tuned_interval_m=3.0)
+
+
 def test_missing_rows_are_data_errors():
     with pytest.raises(DataError, match="'drift'"):
         compare(summary(0.12, -8.0).iloc[:3], 1.0)
@@ -60,11 +69,12 @@ def test_cli_writes_one_row_per_run(tmp_path: Path):
         scenario = {"channel": {"type": "geometric", "kwargs": {"preset": "o1_like"}}}
         (run / "manifest.json").write_text(json.dumps({"seed": seed, "scenario": scenario, "codec": {}}))
         runs.append(str(run))
-    assert main(runs + ["--out", str(tmp_path / "agg")]) == 0
+    assert main(runs + ["--out", str(tmp_path / "agg"), "--tuning", runs[0]]) == 0
     df = pd.read_csv(tmp_path / "agg" / "heldout.csv")
     assert list(df.seed) == [1, 2] and list(df.scene) == ["o1_like"] * 2 and list(df.lmbda) == [1.0, 1.0]
-    assert list(df.at_least_as_good) == [True, False]
-    assert "| a | o1_like | 1 | 0.1200 |" in (tmp_path / "agg" / "heldout.md").read_text()
+    assert list(df.at_least_as_good) == [True, False] and list(df.tuned_interval_m) == [2.0, 2.0]
+    text = (tmp_path / "agg" / "heldout.md").read_text()
+    assert "| a | o1_like | 1 | 0.1200 |" in text and "| 0.2913 (2 m) |" in text
 
 
 @pytest.mark.parametrize("quick", [False, True])
