@@ -18,4 +18,5 @@ run o2_seed1 1                                   # held-out seed: new scene draw
 run o1_seed1 1 --set channel.preset=o1_like      # held-out scene (other street geometry)
 run o2_seed2 2                                   # second held-out seed
 run o2_seed0 0                                   # the tuning set (drift's defaults frozen on it)
-"$py" -m simnet.heldout "$out"/o2_seed0 "$out"/o2_seed1 "$out"/o2_seed2 "$out"/o1_seed1 --out "$out"
+run o2_seed3 3                                   # third held-out seed, added after the first four ran
+"$py" -m simnet.heldout "$out"/o2_seed{0,1,2,3} "$out"/o1_seed1 --out "$out" --tuning "$out"/o2_seed0
