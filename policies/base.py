@@ -9,6 +9,9 @@ simulates the compute time, and then delivers the result as the policy's ``deliv
               codec only when the BS has applied the payload (encoder and decoder versions always agree)
     "free"    the payload is applied at the BS at once and costs no bits (genie lower bound)
     "local"   nothing is sent (encoder-only); the UE switches its encoder when the compute is done
+
+Whatever the delivery, ``update`` may decline (``UpdateResult.declined``): after the compute time the UE
+keeps its codec and version and nothing is sent.
 """
 
 from __future__ import annotations
@@ -55,12 +58,20 @@ class UpdateResult:
         payload: the update bitstream the BS needs (None when nothing must be sent).
         num_steps: optimisation steps taken (the engine turns them into simulated compute time).
         info: extra numbers for the tables (non-zero updates, training curve summary...).
+        declined: the policy chose not to deliver this fine-tune (e.g. it does not pay for its bits): nothing
+            is sent (``payload`` must be None), the UE keeps its codec and model version, and only the
+            compute time of ``num_steps`` is spent. ``codec`` is then ignored.
     """
 
     codec: Any
     payload: bytes | None
     num_steps: int
     info: dict[str, float] = field(default_factory=dict)
+    declined: bool = False
+
+    def __post_init__(self) -> None:
+        if self.declined and self.payload is not None:
+            raise ValueError("a declined update sends nothing: its payload must be None")
 
     @property
     def update_bits(self) -> int:

@@ -11,6 +11,19 @@ each switch to a new model (and at the start) it records a reference: the mean o
 and fires when ``drift_db >= threshold_db``, at least ``min_spacing_m`` after the last fine-tune started,
 and only when armed: a firing disarms it until ``drift_db`` has fallen below
 ``threshold_db - hysteresis_db`` (a fresh reference after an update re-arms it as well).
+
+Optional gate, "update only if it pays" (``check_fraction`` set): the most recent part of the window is held
+out of the fine-tune and both codecs are scored on it by the fine-tuning objective (eval mode):
+
+    window [N] = train [N - num_check] | check [num_check],  num_check = max(min_check_samples,
+                                                                             ceil(check_fraction * N))
+    J_old = lambda * D_old + R_old                                           on check
+    J_new = lambda * D_new + R_new + update_bits / (payback_reports * 2 A S)  on check
+
+and the update is sent only if ``J_new < J_old``; otherwise it is declined (``UpdateResult.declined``): nothing
+is sent, the UE keeps its model, and the reference is recorded afresh from the reports that follow (as after
+an update), so the policy does not fire again at once. A window of at most ``num_check`` samples is declined
+without fine-tuning.
 """
 
 from __future__ import annotations
@@ -25,7 +38,7 @@ from policies.base import Delivery, Observation, UpdateResult, register_policy
 from policies.common import OPTIM_KEYS, UPDATE_KEYS, check_number, cut_window, split_kwargs
 from simnet import updates
 from simnet.errors import ConfigError
-from simnet.finetune import full_model
+from simnet.finetune import full_model, objective
 
 STATISTICS = ("nmse", "rate", "both")
 
@@ -42,6 +55,10 @@ class Drift:
         num_average: reports in the moving average, >= 1.
         num_reference: reports averaged into the reference after each model switch, >= 1.
         window_size: most recent samples used (None: all since the last update).
+        check_fraction: share of the window held out to check the update, in (0, 1) (None: no gate, every
+            fine-tune is sent).
+        min_check_samples: least number of held-out samples of the gate, >= 1.
+        payback_reports: reports over which the gate spreads the update's real coded bits, >= 1.
         **finetune: steps, batch_size, lr, lambda, beta, regularize, prior, num_bins, t, alpha, sigma_slab.
     """
 
@@ -50,7 +67,8 @@ class Drift:
 
     def __init__(self, threshold_db: float = 1.0, hysteresis_db: float = 0.5, min_spacing_m: float = 4.0,
                  statistic: str = "nmse", num_average: int = 5, num_reference: int = 5,
-                 window_size: int | None = None, **finetune: Any) -> None:
+                 window_size: int | None = None, check_fraction: float | None = None, min_check_samples: int = 10,
+                 payback_reports: int = 100, **finetune: Any) -> None:
         check_number(self.name, "threshold_db", threshold_db, 0.0, 100.0, lo_open=True)
         check_number(self.name, "hysteresis_db", hysteresis_db, 0.0, 100.0)
         if hysteresis_db >= threshold_db:
@@ -64,6 +82,15 @@ class Drift:
         check_number(self.name, "num_reference", num_reference, 1, 10_000, integer=True)
         if window_size is not None:
             check_number(self.name, "window_size", window_size, 1, integer=True)
+        if check_fraction is not None:
+            check_number(self.name, "check_fraction", check_fraction, 0.0, 1.0, lo_open=True)
+            if check_fraction >= 1.0:
+                raise ConfigError(f"policy 'drift': check_fraction: {check_fraction!r} is out of range "
+                                  "(allowed: number in (0, 1), or null for no gate)")
+        check_number(self.name, "min_check_samples", min_check_samples, 1, 100_000, integer=True)
+        check_number(self.name, "payback_reports", payback_reports, 1, 10**9, integer=True)
+        self.check_fraction, self.min_check_samples = check_fraction, min_check_samples
+        self.payback_reports = payback_reports
         _, self.cfg = split_kwargs(self.name, finetune, (), OPTIM_KEYS + UPDATE_KEYS)
         self.threshold_db, self.hysteresis_db = float(threshold_db), float(hysteresis_db)
         self.min_spacing_m, self.statistic = float(min_spacing_m), statistic
@@ -78,6 +105,7 @@ class Drift:
         self._ref: tuple[float, float] | None = None
         self._armed = True
         self._was_busy = False
+        self._declined = False
         self._last_m = -math.inf
 
     def drift_db(self) -> float | None:
@@ -90,8 +118,9 @@ class Drift:
         return {"nmse": nmse_db, "rate": rate_db, "both": max(nmse_db, rate_db)}[self.statistic]
 
     def should_update(self, obs: Observation) -> bool:
-        if self._was_busy and not obs.busy:
-            # the new model is in use from this report on: record a fresh reference
+        if (self._was_busy or self._declined) and not obs.busy:
+            # the new model (or, after a declined update, the kept one) is in use: record a fresh reference
+            self._declined = False
             self._ref, self._ref_samples, self._recent = None, [], deque(maxlen=self.num_average)
             self._armed = True
         self._was_busy = obs.busy
@@ -118,8 +147,25 @@ class Drift:
         return False
 
     def update(self, codec: Any, h_window: np.ndarray, rng: np.random.Generator) -> UpdateResult:
-        res = full_model(codec, cut_window(h_window, self.window_size), rng, self.cfg)
-        return UpdateResult(res.codec, res.payload, res.num_steps, res.info())
+        window = cut_window(h_window, self.window_size)
+        if self.check_fraction is None:
+            res = full_model(codec, window, rng, self.cfg)
+            return UpdateResult(res.codec, res.payload, res.num_steps, res.info())
+        num_check = max(self.min_check_samples, math.ceil(self.check_fraction * len(window)))
+        if len(window) <= num_check:
+            self._declined = True
+            return UpdateResult(codec, None, 0, {"gate_num_check": float(len(window))}, declined=True)
+        res = full_model(codec, window[:-num_check], rng, self.cfg)
+        check = window[-num_check:]
+        dims = 2 * check.shape[1] * check.shape[2]
+        j_old = objective(codec, check, self.cfg)["loss"]
+        j_new = objective(res.codec, check, self.cfg)["loss"] + res.bits / (self.payback_reports * dims)
+        info = {**res.info(), "gate_num_check": float(num_check), "gate_j_old": j_old, "gate_j_new": j_new,
+                "gate_update_bits": float(res.bits)}
+        if j_new < j_old:
+            return UpdateResult(res.codec, res.payload, res.num_steps, info)
+        self._declined = True
+        return UpdateResult(codec, None, res.num_steps, info, declined=True)
 
     def apply_update(self, bs_codec: Any, payload: bytes | None, ue_codec: Any) -> Any:
         del ue_codec

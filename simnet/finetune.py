@@ -188,6 +188,33 @@ def _lmbda(codec: Any, cfg: FinetuneConfig) -> float:
     return float(meta.get("lmbda", DEFAULT_LMBDA))
 
 
+@torch.no_grad()
+def objective(codec: Any, h: np.ndarray, cfg: FinetuneConfig | None = None) -> dict[str, float]:
+    """The fine-tuning objective of ``codec`` on samples, as the codec itself scores them: eval mode
+    (latents rounded), no augmentation, the same ``lambda`` as a fine-tune with ``cfg``.
+
+    Args:
+        codec: any codec with the training interface (not modified; its train/eval mode is restored).
+        h: [N, A, S] complex64 CSI samples, N >= 1.
+        cfg: gives ``lambda`` (None: the codec's own, as in a fine-tune with default settings).
+
+    Returns:
+        {"d": mean per-sample NMSE (linear), "r_latent": estimated latent rate [bits per real dimension],
+        "loss": ``lambda * d + r_latent``}.
+    """
+    h_t = torch.from_numpy(np.ascontiguousarray(h, dtype=np.complex64))
+    if h_t.shape[0] == 0:
+        raise ValueError("the objective needs at least one CSI sample")
+    was_training = codec.training
+    codec.eval()
+    # a fixed generator: codecs that draw noise even in eval mode score both models on the same draw
+    out = _call(codec, h_t, torch.Generator().manual_seed(0), None)
+    codec.train(was_training)
+    d = float(distortion(h_t, out["h_hat"]))
+    r_latent = float(latent_bits(out)) / (h_t.shape[0] * 2 * h_t.shape[1] * h_t.shape[2])
+    return {"d": d, "r_latent": r_latent, "loss": _lmbda(codec, cfg or FinetuneConfig()) * d + r_latent}
+
+
 def _array_shape(codec: Any, num_ant: int) -> tuple[int, int]:
     """(rows, cols) of the BS planar array the codec assumes (a 1-D array if it names none)."""
     for owner in (codec, getattr(codec, "backbone", None)):

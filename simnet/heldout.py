@@ -1,8 +1,9 @@
 """Held-out check of an interval-free policy against a fixed-interval sweep, from runs' ``summary.csv`` only.
 
-For each run (one scene and seed), the adaptive policy (``drift``) is set against every fixed schedule of
-the same run: each ``periodic`` interval and ``never`` (an infinite interval). All of them saw the same
-users, tracks, channels and fine-tune settings. Scores use the run's own RD cost (simnet.report.rd_cost):
+For each run (one scene and seed), each adaptive variant (by label: ``drift``, ``drift-gate``...) is set
+against every fixed schedule of the same run: each ``periodic`` interval and ``never`` (an infinite
+interval). All of them saw the same users, tracks, channels and fine-tune settings. Scores use the run's
+own RD cost (simnet.report.rd_cost):
 
     J = lambda * NMSE (reports, linear) + total bits per real CSI dimension       (lower is better)
 
@@ -44,10 +45,10 @@ def fixed_schedules(summary: pd.DataFrame, swept: str = "periodic", baseline: st
 
 def compare(summary: pd.DataFrame, lmbda: float, adaptive: str = "drift", swept: str = "periodic",
             baseline: str = "never", tuned_interval_m: float | None = None) -> dict[str, Any]:
-    """One run's comparison of ``adaptive`` with the best fixed schedule and with ``baseline``.
+    """One run's comparison of the variant labelled ``adaptive`` with the best fixed schedule and ``baseline``.
 
     Args:
-        summary: a run's summary.csv (columns policy, interval_m, total_bits_per_dim, nmse_report_db,
+        summary: a run's summary.csv (columns policy, variant, interval_m, total_bits_per_dim, nmse_report_db,
             num_model_updates).
         lmbda: the codec's RD trade-off (J = lmbda * NMSE + bits/dim).
         tuned_interval_m: a fixed interval [m] (inf: never) to score as well, as ``tuned_J``.
@@ -61,7 +62,7 @@ def compare(summary: pd.DataFrame, lmbda: float, adaptive: str = "drift", swept:
         without one).
     """
     s = summary.assign(J=rd_cost(summary, lmbda, NMSE_COL))
-    rows = s[s.policy == adaptive]
+    rows = s[s.variant == adaptive]
     if len(rows) != 1:
         raise DataError(f"summary needs exactly one '{adaptive}' row, has {len(rows)}")
     a = rows.iloc[0]
@@ -102,9 +103,10 @@ def run_lmbda(run_dir: Path) -> float:
     return float(blob.get("meta", {}).get("lmbda", 1.0))
 
 
-def collect(run_dirs: list[Path], lmbda: float | None = None, adaptive: str = "drift",
+def collect(run_dirs: list[Path], lmbda: float | None = None, adaptive: tuple[str, ...] = ("drift",),
             tuning: Path | None = None) -> pd.DataFrame:
-    """One row per run: its name, scene (channel preset), seed and :func:`compare`'s fields.
+    """One row per run and adaptive variant: run name, scene (channel preset), seed, variant and
+    :func:`compare`'s fields.
 
     ``tuning``: a run whose best fixed interval is scored on every run as well (``tuned_J``).
     """
@@ -113,15 +115,16 @@ def collect(run_dirs: list[Path], lmbda: float | None = None, adaptive: str = "d
 
     tuned = None
     if tuning is not None:
-        tuned = compare(pd.read_csv(tuning / "summary.csv"), lm_of(tuning), adaptive)["best_interval_m"]
+        tuned = compare(pd.read_csv(tuning / "summary.csv"), lm_of(tuning), adaptive[0])["best_interval_m"]
     rows = []
     for run in run_dirs:
         manifest = json.loads((run / "manifest.json").read_text())
         kw = manifest["scenario"]["channel"].get("kwargs", {})
-        lm = lm_of(run)
-        rows.append({"run": run.name, "scene": kw.get("preset", manifest["scenario"]["channel"]["type"]),
-                     "seed": int(manifest["seed"]), "lmbda": lm,
-                     **compare(pd.read_csv(run / "summary.csv"), lm, adaptive, tuned_interval_m=tuned)})
+        lm, summary = lm_of(run), pd.read_csv(run / "summary.csv")
+        for variant in adaptive:
+            rows.append({"run": run.name, "scene": kw.get("preset", manifest["scenario"]["channel"]["type"]),
+                         "seed": int(manifest["seed"]), "variant": variant, "lmbda": lm,
+                         **compare(summary, lm, variant, tuned_interval_m=tuned)})
     return pd.DataFrame(rows)
 
 
@@ -134,15 +137,16 @@ def _tuned(interval_m: float, j: float) -> str:
 
 
 def to_markdown(df: pd.DataFrame) -> str:
-    """The table of docs/drift_heldout.md: drift vs the best fixed schedule and never, per run."""
-    head = ("| run | scene | seed | drift bits/dim | drift NMSE [dB] | drift J | drift updates | best fixed "
+    """The tables of docs/drift_heldout.md: each drift variant vs the best fixed schedule and never, per run."""
+    head = ("| run | scene | seed | variant | drift bits/dim | drift NMSE [dB] | drift J | drift updates | best fixed "
             "| best bits/dim | best NMSE [dB] | best J | never J | dJ (rel.) | rank | J <= best | "
             "dominated | tuned interval J |")
     lines = [head, "|" + "---|" * head.count(" | ") + "---|"]
     for r in df.itertuples():
         lines.append(
-            f"| {r.run} | {r.scene} | {r.seed} | {r.adaptive_bits_per_dim:.4f} | {r.adaptive_nmse_db:.2f} | "
-            f"{r.adaptive_J:.4f} | {r.adaptive_updates} | {_interval(r.best_interval_m)} | {r.best_bits_per_dim:.4f} | "
+            f"| {r.run} | {r.scene} | {r.seed} | {r.variant} | {r.adaptive_bits_per_dim:.4f} | "
+            f"{r.adaptive_nmse_db:.2f} | {r.adaptive_J:.4f} | {r.adaptive_updates} | {_interval(r.best_interval_m)} | "
+            f"{r.best_bits_per_dim:.4f} | "
             f"{r.best_nmse_db:.2f} | {r.best_J:.4f} | {r.never_J:.4f} | {r.dJ:+.4f} ({100 * r.dJ_rel:+.1f} %) | "
             f"{r.rank}/{r.num_fixed + 1} | {'yes' if r.at_least_as_good else 'no'} | "
             f"{'yes' if r.dominated else 'no'} | {_tuned(r.tuned_interval_m, r.tuned_J)} |")
@@ -154,11 +158,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (each with summary.csv, manifest.json)")
     parser.add_argument("--out", type=Path, required=True, help="folder for heldout.csv and heldout.md")
     parser.add_argument("--lmbda", type=float, default=None, help="RD trade-off (default: each run's checkpoint)")
-    parser.add_argument("--adaptive", default="drift", help="the policy set against the fixed schedules")
+    parser.add_argument("--adaptive", nargs="+", default=["drift"],
+                        help="variant labels set against the fixed schedules (one table row each)")
     parser.add_argument("--tuning", type=Path, default=None,
                         help="run whose best fixed interval is also scored on every run (tuned_J)")
     args = parser.parse_args(argv)
-    df = collect(args.runs, args.lmbda, args.adaptive, args.tuning)
+    df = collect(args.runs, args.lmbda, tuple(args.adaptive), args.tuning)
     args.out.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out / "heldout.csv", index=False, float_format="%.6g")
     text = to_markdown(df)

@@ -106,16 +106,20 @@ class UserEquipment:
     def _finetune(self, env: simpy.Environment, i: int) -> Generator[simpy.Event, Any, None]:
         lo = max(self.window_start, i + 1 - self.window_max)
         window = self.h[lo : i + 1]
-        self.window_start = i + 1
+        start_before, self.window_start = self.window_start, i + 1
         t_start = env.now
         result = self.policy.update(self.codec, window, self.rng)
         yield env.timeout(result.num_steps * self.seconds_per_step)
         row = {"ue": self.index, "t_start_s": t_start, "t_done_s": env.now, "distance_m": float(self.samples.s_m[i]),
                "num_window": len(window), "num_steps": result.num_steps, "update_bits": result.update_bits,
-               "delivery": self.policy.delivery, **{f"info_{k}": v for k, v in result.info.items()}}
+               "delivery": self.policy.delivery, "declined": result.declined,
+               **{f"info_{k}": v for k, v in result.info.items()}}
         self.log["finetunes"].append(row)
         delivery = self.policy.delivery
-        if delivery == "local":
+        if result.declined:  # the compute is spent; codec, version and fine-tuning window stay as they were
+            self.window_start = start_before
+            self.busy = False
+        elif delivery == "local":
             if decoder_fingerprint(result.codec) != decoder_fingerprint(self.codec):
                 raise AssertionError(f"policy {self.policy.name!r} changed the decoder but delivers nothing")
             self.codec = result.codec

@@ -63,6 +63,55 @@ def big_update(monkeypatch):
     return PolicySpec(label="big", type="big-update")
 
 
+class Declines:
+    """UE 0 fine-tunes at its reports 1 and 3 (3 steps each) and declines the first: nothing may be sent."""
+
+    name: ClassVar[str] = "declines"
+    delivery: ClassVar[str] = "uplink"
+
+    def reset(self, rng: np.random.Generator) -> None:
+        self.windows: list[int] = []
+
+    def should_update(self, obs: Observation) -> bool:
+        if obs.report_index == 0:
+            self.ue0 = obs.t_s == 0.0  # UE 1 starts half a report period later
+        return self.ue0 and obs.report_index in (1, 3)
+
+    def update(self, codec: Any, h_window: np.ndarray, rng: np.random.Generator) -> UpdateResult:
+        self.windows.append(len(h_window))
+        if len(self.windows) == 1:  # a codec the UE must never use: adopting it would crash the next report
+            return UpdateResult(codec=None, payload=None, num_steps=3, info={"n": 1.0}, declined=True)
+        return UpdateResult(codec=copy.deepcopy(codec), payload=bytes(100), num_steps=3)
+
+    def apply_update(self, bs_codec: Any, payload: bytes | None, ue_codec: Any) -> Any:
+        assert payload == bytes(100)
+        return copy.deepcopy(bs_codec)
+
+
+def test_declined_update_spends_compute_sends_nothing_and_keeps_model_and_window(monkeypatch):
+    made: list[Declines] = []
+    monkeypatch.setitem(POLICIES._items, "declines", lambda **kw: made.append(Declines(**kw)) or made[-1])
+    world = _world("fifo")
+    rec = run_variant(world, PolicySpec(label="declines", type="declines"))
+    steps_s = 3 * world.scenario.ues.seconds_per_step
+    first, second = sorted((f for f in rec["finetunes"] if f["ue"] == 0), key=lambda f: f["t_start_s"])
+    assert (first["declined"], first["update_bits"], first["info_n"]) == (True, 0, 1.0)
+    assert (second["declined"], second["update_bits"]) == (False, 800)
+    assert first["t_done_s"] - first["t_start_s"] == pytest.approx(steps_s, abs=1e-12)
+    updates = [p for p in rec["packets"] if p["kind"] == "update"]
+    assert len(updates) == 1 and updates[0]["t_enqueue_s"] == pytest.approx(second["t_done_s"], abs=1e-12)
+    for r in rec["reports"]:  # version 1 only after the one update that was sent
+        assert r["version"] == (1 if r["ue"] == 0 and r["t_measure_s"] >= updates[0]["t_deliver_s"] else 0)
+    # the declined fine-tune did not use up its samples: the second window starts at sample 0 (report 3 = sample 6)
+    ue0 = next(p for p in made if p.windows)
+    assert ue0.windows == [3, 7]
+
+
+def test_declined_result_cannot_carry_a_payload():
+    with pytest.raises(ValueError, match="declined"):
+        UpdateResult(codec=None, payload=b"x", num_steps=1, declined=True)
+
+
 def test_large_update_makes_the_other_ues_csi_stale_exact_timeline(big_update):
     rec = run_variant(_world("fifo"), big_update)
     pk = {(p["ue"], p["kind"], p["seq"]): p for p in rec["packets"]}

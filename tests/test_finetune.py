@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from simnet.errors import ConfigError
-from simnet.finetune import FinetuneConfig, distortion, encoder_only, full_model, genie, translation
+from simnet.finetune import FinetuneConfig, distortion, encoder_only, full_model, genie, objective, translation
 from simnet.translation import TranslatedCodec, wrap_translation
 from simnet.updates import UpdateCoding, apply_update, decoder_state
 
@@ -80,6 +80,22 @@ def test_full_model_learns_and_bs_matches_bit_for_bit() -> None:
     assert 0 < res.num_nonzero <= sum(v.numel() for v in decoder_state(bs).values())
     # the input codec is untouched
     assert torch.equal(decoder_state(bs)["dec.weight"], decoder_state(ToyCodec())["dec.weight"])
+
+
+def test_objective_scores_the_eval_mode_codec_with_its_lambda() -> None:
+    bs, h = ToyCodec(), window(16)
+    bs.train()
+    obj = objective(bs, h)
+    assert bs.training  # its mode is restored
+    bs.eval()
+    with torch.no_grad():  # eval mode rounds the latents: -log2 of their likelihoods, per real dimension
+        lik = bs(torch.from_numpy(h))["likelihoods"]["y"]
+    assert obj["d"] == pytest.approx(eval_nmse(bs, h), rel=1e-6)
+    assert obj["r_latent"] == pytest.approx(float(-torch.log2(lik.clamp_min(1e-9)).sum()) / (16 * 32), rel=1e-6)
+    assert obj["loss"] == pytest.approx(50.0 * obj["d"] + obj["r_latent"], rel=1e-9)
+    assert objective(bs, h, FinetuneConfig(lmbda=2.0))["loss"] == pytest.approx(2.0 * obj["d"] + obj["r_latent"])
+    # a fine-tune on the same samples lowers it
+    assert objective(full_model(bs, h, np.random.default_rng(0), CFG).codec, h)["loss"] < obj["loss"]
 
 
 def test_deterministic_given_rng() -> None:

@@ -19,9 +19,10 @@ FIXED = [("never", math.nan, 0.10, -7.0, 0), ("periodic", 2.0, 0.15, -8.5, 48), 
 
 
 def summary(drift_bits: float, drift_nmse_db: float) -> pd.DataFrame:
-    rows = FIXED + [("drift", math.nan, drift_bits, drift_nmse_db, 7)]
-    return pd.DataFrame(rows, columns=["policy", "interval_m", "total_bits_per_dim", "nmse_report_db",
-                                       "num_model_updates"])
+    rows = FIXED + [("drift", math.nan, drift_bits, drift_nmse_db, 7), ("drift", math.nan, 0.10, -8.0, 2)]
+    df = pd.DataFrame(rows, columns=["policy", "interval_m", "total_bits_per_dim", "nmse_report_db",
+                                     "num_model_updates"])
+    return df.assign(variant=[p for p, *_ in FIXED] + ["drift", "drift-gate"])
 
 
 def test_drift_below_every_fixed_schedule_ranks_first():
@@ -74,7 +75,20 @@ def test_cli_writes_one_row_per_run(tmp_path: Path):
     assert list(df.seed) == [1, 2] and list(df.scene) == ["o1_like"] * 2 and list(df.lmbda) == [1.0, 1.0]
     assert list(df.at_least_as_good) == [True, False] and list(df.tuned_interval_m) == [2.0, 2.0]
     text = (tmp_path / "agg" / "heldout.md").read_text()
-    assert "| a | o1_like | 1 | 0.1200 |" in text and "| 0.2913 (2 m) |" in text
+    assert "| a | o1_like | 1 | drift | 0.1200 |" in text and "| 0.2913 (2 m) |" in text
+
+
+def test_cli_writes_one_row_per_run_and_variant(tmp_path: Path):
+    run = tmp_path / "a"
+    run.mkdir()
+    summary(0.16, -8.0).to_csv(run / "summary.csv", index=False)
+    scenario = {"channel": {"type": "geometric", "kwargs": {"preset": "o1_like"}}}
+    (run / "manifest.json").write_text(json.dumps({"seed": 4, "scenario": scenario, "codec": {}}))
+    assert main([str(run), "--out", str(tmp_path / "agg"), "--adaptive", "drift", "drift-gate"]) == 0
+    df = pd.read_csv(tmp_path / "agg" / "heldout.csv")
+    assert list(df.variant) == ["drift", "drift-gate"] and list(df.adaptive_updates) == [7, 2]
+    # drift-gate (0.10 bits/dim, -8 dB: J 0.2585) beats every fixed schedule, drift (0.16 bits/dim) does not
+    assert list(df.at_least_as_good) == [False, True] and list(df.best_interval_m) == [2.0, 2.0]
 
 
 @pytest.mark.parametrize("quick", [False, True])
@@ -85,6 +99,9 @@ def test_heldout_scenario_gives_drift_no_interval_and_the_sweep_its_fine_tune(qu
     for spec in sc.policies:
         by_type.setdefault(spec.type, []).append(spec.kw())
     assert sorted(by_type) == ["drift", "never", "periodic"]
-    (drift,) = by_type["drift"]
+    drift, gated = by_type["drift"]  # round 1's defaults, then the same trigger with the gate (round 2)
+    assert "check_fraction" not in drift and gated.pop("check_fraction") > 0
+    assert {k: v for k, v in gated.items() if k not in ("min_check_samples", "payback_reports")} == drift
+    assert [s.label for s in sc.policies if s.type == "drift"] == ["drift", "drift-gate"]
     assert "interval_m" not in drift and len(by_type["periodic"]) >= 2
     assert all(p["steps"] == drift["steps"] for p in by_type["periodic"])
