@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Held-out check of the drift policy (docs/drift_heldout.md): one run per (scene, seed), one at a time,
-# then one table. Usage: scripts/drift_heldout.sh [OUT_DIR] [WORKERS]   (default results/drift_heldout, 1)
+# then one table. Usage: scripts/drift_heldout.sh [OUT_DIR] [WORKERS] [ROUND]
+# (default results/drift_heldout, 1, round 1; round 2, the gate: default OUT_DIR results/drift_heldout2)
 set -euo pipefail
-out=${1:-results/drift_heldout}
+round=${3:-1}
+default_out=results/drift_heldout
+if [ "$round" = 2 ]; then default_out=results/drift_heldout2; fi
+out=${1:-$default_out}
 workers=${2:-1}
 py=${PYTHON:-python}
 run() {  # run NAME SEED [--set ...]
@@ -14,6 +18,15 @@ run() {  # run NAME SEED [--set ...]
         --quiet --no-plots --overwrite "$@"
     echo "$name: $((SECONDS - t0)) s"
 }
+if [ "$round" = 2 ]; then  # fresh held-out runs for the gate (drift-gate); seed 0 is the tuning/sanity run
+    run o2_seed0 0
+    run o2_seed4 4
+    run o2_seed5 5
+    run quadriga_seed1 1 --set channel.preset=quadriga_track --set system.carrier_hz=3.7e9   # unseen scene
+    "$py" -m simnet.heldout "$out"/o2_seed{0,4,5} "$out"/quadriga_seed1 --adaptive drift drift-gate \
+        --out "$out" --tuning "$out"/o2_seed0
+    exit 0
+fi
 run o2_seed1 1                                   # held-out seed: new scene draw and tracks
 run o1_seed1 1 --set channel.preset=o1_like      # held-out scene (other street geometry)
 run o2_seed2 2                                   # second held-out seed
