@@ -59,8 +59,9 @@ class UpdateResult:
         num_steps: optimisation steps taken (the engine turns them into simulated compute time).
         info: extra numbers for the tables (non-zero updates, training curve summary...).
         declined: the policy chose not to deliver this fine-tune (e.g. it does not pay for its bits): nothing
-            is sent (``payload`` must be None), the UE keeps its codec and model version, and only the
-            compute time of ``num_steps`` is spent. ``codec`` is then ignored.
+            is sent (``payload`` must be None), the UE keeps its codec, model version and fine-tuning window
+            (the next ``update`` sees these samples again), and only the compute time of ``num_steps`` is
+            spent. ``codec`` is then ignored.
     """
 
     codec: Any
