@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from simnet.channels.base import ChannelMeta, register_source
+from simnet.channels.base import ChannelMeta, apply_normalization, register_source
 from simnet.channels.lsp import SPEED_OF_LIGHT_MPS
 from simnet.channels.response import rotation_matrix
 from simnet.errors import ConfigError, DataError
@@ -237,12 +237,7 @@ class DeepMIMOSource:
             for lo in range(0, len(rows), _CHUNK):
                 idx = nearest[lo : lo + _CHUNK]
                 h[rows[lo : lo + _CHUNK]] = self._render(data, idx, freq_hz)
-        if self.normalization == "area":
-            h *= np.float32(1.0 / np.sqrt(self.reference_power))
-        elif self.normalization == "per_sample":
-            p = np.mean(np.abs(h.astype(np.complex128)) ** 2, axis=(1, 2), keepdims=True)
-            h = (h / np.sqrt(np.maximum(p, 1e-300))).astype(np.complex64)
-        return h
+        return apply_normalization(h, self.normalization, self.reference_power)
 
     def _render(self, data: dict[str, np.ndarray], idx: np.ndarray, freq_hz: np.ndarray) -> np.ndarray:
         """H of receivers ``idx`` of one scene: [len(idx), A, K], complex128 (formula in the module docstring)."""

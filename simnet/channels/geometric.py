@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from simnet.channels.base import ChannelMeta, register_source
+from simnet.channels.base import ChannelMeta, apply_normalization, register_source
 from simnet.channels.geometric_config import build_config
 from simnet.channels.lsp import pathloss_db
 from simnet.channels.response import ArrayResponse, PathSet
@@ -291,9 +291,4 @@ class GeometricSource:
                 h = np.concatenate(list(parts))
         else:
             h = self.raw_channels(pos_m, t_s)
-        if self.normalization == "area":
-            h *= np.float32(1.0 / np.sqrt(self.reference_power))
-        elif self.normalization == "per_sample":
-            p = np.mean(np.abs(h.astype(np.complex128)) ** 2, axis=(1, 2), keepdims=True)
-            h = (h / np.sqrt(np.maximum(p, 1e-300))).astype(np.complex64)
-        return h
+        return apply_normalization(h, self.normalization, self.reference_power)
