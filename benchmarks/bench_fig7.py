@@ -26,6 +26,7 @@ import torch
 
 from simnet.experiments import EXPERIMENTS, RunContext
 from simnet.experiments.schemes import margins
+from simnet.results import write_json
 
 
 def main() -> None:
@@ -66,10 +67,7 @@ def main() -> None:
         "rows": table.to_dict(orient="records"),
     }
     print(json.dumps(summary, indent=2))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out}")
+    print(f"wrote {write_json(args.out, report)}")
 
 
 if __name__ == "__main__":

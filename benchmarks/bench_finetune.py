@@ -17,7 +17,6 @@ first ``--window`` (250) samples, the evaluation reports the next ``--num-eval``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import time
@@ -30,6 +29,7 @@ import torch
 from simnet.codecs import RDCNN, default_checkpoint, load_codec, shipped_checkpoints
 from simnet.experiments import EXPERIMENTS, RunContext, stream_rd, track_channels
 from simnet.finetune import FinetuneConfig, encoder_only, full_model, genie
+from simnet.results import write_json
 
 
 def evaluate(codec: Any, h: np.ndarray) -> tuple[float, float]:
@@ -100,10 +100,7 @@ def main() -> None:
         report["ablation_note"] = ("update_prior / update_quantization experiments (simnet/experiments): fine-tuned "
                                    "on the window; total_bpd spreads the update's bits over the num_eval reports")
     report["machine"]["load_average_end"] = os.getloadavg()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
-    print(f"wrote {out}")
+    print(f"wrote {write_json(args.out, report)}")
 
 
 if __name__ == "__main__":

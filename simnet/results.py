@@ -107,6 +107,14 @@ def atomic_write(path: Path, write: Any) -> None:
             os.unlink(tmp)
 
 
+def write_json(path: Path | str, obj: Any) -> Path:
+    """Write ``obj`` as indented JSON to ``path`` atomically (parent folders created); returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2) + "\n"))
+    return path
+
+
 def write_summary(out_dir: Path, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Write ``summary.csv`` (fixed column order, 6 significant digits so reruns are byte-identical)."""
     df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
