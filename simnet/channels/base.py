@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -72,20 +73,24 @@ CHANNEL_SOURCES: Registry[type] = Registry("channel source")
 register_source = CHANNEL_SOURCES.register
 
 
-def apply_normalization(h: np.ndarray, normalization: str, reference_power: float) -> np.ndarray:
+NORMALIZATIONS = ("area", "none", "per_sample")  # output scalings every source offers
+
+
+def apply_normalization(h: np.ndarray, normalization: str, reference_power: Callable[[], float]) -> np.ndarray:
     """Output scaling shared by the sources: ``"area"`` divides by sqrt(reference_power) (path loss kept),
     ``"per_sample"`` scales every sample to mean per-entry power 1; anything else leaves H as it is.
 
     Args:
         h: [N, A, S] complex64 channels (``"area"`` scales them in place).
         normalization: ``"area"``, ``"per_sample"`` or ``"none"``.
-        reference_power: the source's fixed mean per-entry power for ``"area"``.
+        reference_power: returns the source's fixed mean per-entry power; called for ``"area"`` only (it may be
+            costly to compute).
 
     Returns:
         [N, A, S] complex64.
     """
     if normalization == "area":
-        h *= np.float32(1.0 / np.sqrt(reference_power))
+        h *= np.float32(1.0 / np.sqrt(reference_power()))
     elif normalization == "per_sample":
         p = np.mean(np.abs(h.astype(np.complex128)) ** 2, axis=(1, 2), keepdims=True)
         h = (h / np.sqrt(np.maximum(p, 1e-300))).astype(np.complex64)

@@ -30,14 +30,13 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from simnet.channels.base import ChannelMeta, apply_normalization, register_source
+from simnet.channels.base import NORMALIZATIONS, ChannelMeta, apply_normalization, register_source
 from simnet.channels.lsp import SPEED_OF_LIGHT_MPS
 from simnet.channels.response import rotation_matrix
 from simnet.errors import ConfigError, DataError
 
 _KEYS = ["power", "phase", "delay", "aod_az", "aod_el", "rx_pos", "tx_pos"]
 _CHUNK = 512  # samples per batch in channels(): bounds the [chunk, P, A] and [chunk, P, K] intermediates
-_NORMALIZATIONS = ("area", "none", "per_sample")
 
 
 def upa_offsets_m(
@@ -138,8 +137,8 @@ class DeepMIMOSource:
         bs_downtilt_deg: float = 0.0,
         normalization: str = "area",
     ) -> None:
-        if normalization not in _NORMALIZATIONS:
-            raise ConfigError(f"channel.normalization = {normalization!r}; allowed: {', '.join(_NORMALIZATIONS)}")
+        if normalization not in NORMALIZATIONS:
+            raise ConfigError(f"channel.normalization = {normalization!r}; allowed: {', '.join(NORMALIZATIONS)}")
         if num_subcarriers < 1 or bandwidth_hz <= 0 or scene_period_s <= 0 or (max_paths or 1) < 1:
             raise ConfigError(
                 "channel (deepmimo): num_subcarriers, max_paths >= 1 and bandwidth_hz, scene_period_s > 0 needed; "
@@ -237,7 +236,7 @@ class DeepMIMOSource:
             for lo in range(0, len(rows), _CHUNK):
                 idx = nearest[lo : lo + _CHUNK]
                 h[rows[lo : lo + _CHUNK]] = self._render(data, idx, freq_hz)
-        return apply_normalization(h, self.normalization, self.reference_power)
+        return apply_normalization(h, self.normalization, lambda: self.reference_power)
 
     def _render(self, data: dict[str, np.ndarray], idx: np.ndarray, freq_hz: np.ndarray) -> np.ndarray:
         """H of receivers ``idx`` of one scene: [len(idx), A, K], complex128 (formula in the module docstring)."""

@@ -291,4 +291,4 @@ class GeometricSource:
                 h = np.concatenate(list(parts))
         else:
             h = self.raw_channels(pos_m, t_s)
-        return apply_normalization(h, self.normalization, self.reference_power)
+        return apply_normalization(h, self.normalization, lambda: self.reference_power)

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from simnet.channels.base import NORMALIZATIONS
 from simnet.errors import ConfigError
 
 PRESET_DIR = Path(__file__).with_name("presets")
@@ -34,7 +35,6 @@ PRESET_KEYS = {
     "track_repeat_offset_m",
     "vehicles",
 }
-NORMALIZATIONS = ("area", "none", "per_sample")
 ENGINES = ("fast", "full")
 
 

@@ -159,7 +159,7 @@ class SiteGrid:
     def sites_los(self, idx: np.ndarray) -> np.ndarray:
         """LOS state of sites: idx [..., 2] int (i, j) -> [...] bool (correlated field vs 38.901 LOS probability)."""
         xy = self.site_centres_xy(idx)
-        d2d = np.hypot(xy[..., 0] - self.bs_pos_m[0], xy[..., 1] - self.bs_pos_m[1])
+        d2d = np.linalg.norm(xy - self.bs_pos_m[:2], axis=-1)
         p_los = los_probability(self.tables[True].los_probability, d2d, self.ue_height_m)
         return np.asarray(ndtr(self.field("los_state", self.tables[True].corr_los_m)(xy)) < p_los)
 
