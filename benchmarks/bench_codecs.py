@@ -31,6 +31,7 @@ import torch
 
 from simnet.codecs import CODECS, default_checkpoint, load_codec
 from simnet.experiments import count_flops
+from simnet.results import write_json
 
 OUT = Path(__file__).parent / "results" / "codecs.json"
 
@@ -113,8 +114,7 @@ def main() -> None:
             save_codec(codec, path, lmbda=4.0)
             rd[name] = evaluate(path, h=h_te)
         result["rd_equal_wallclock"] = {"budget_s_each": args.rd_budget_s, "lmbda": 4.0, "results": rd}
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    write_json(OUT, result)
     print(json.dumps(result, indent=2))
 
 

@@ -25,20 +25,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from simnet.codecs import CODECS, data_hash, rd_loss, save_codec
+from simnet.experiments import count_flops
+from simnet.results import write_json
 
 OUT = Path(__file__).parent / "results" / "rd_budget.json"
 CODEC_NAMES = ("rd-cnn", "rd-cnn-paper")
-
-
-def count_flops(codec: Any, h: np.ndarray) -> int:
-    """FLOPs of one report through the encoder and decoder networks (multiply and add counted apart)."""
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        y = codec.analysis(torch.as_tensor(h[:1]))
-        codec.synthesis(torch.round(y))
-    return int(counter.get_total_flops())
 
 
 def train_budget(
@@ -185,7 +178,7 @@ def main() -> None:
     names = tuple(args.codecs)
     hparams = {n: {"batch_size": args.batch[CODEC_NAMES.index(n)], "lr": args.lr[CODEC_NAMES.index(n)]} for n in names}
     kwargs = {"num_bs_ant": h_tr.shape[1], "num_subcarriers": h_tr.shape[2], "seed": args.seed}
-    flops = {n: count_flops(CODECS.make(n, **kwargs).eval(), h_te) for n in names}
+    flops = {n: count_flops(CODECS.make(n, **kwargs).eval()) for n in names}
     params = {n: sum(p.numel() for p in CODECS.make(n, **kwargs).parameters()) for n in names}
     runs: list[dict[str, Any]] = []
     points: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
@@ -247,8 +240,7 @@ def main() -> None:
         "runs": runs,
         "total_wall_s": time.perf_counter() - t0,
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    write_json(args.out, result)
     print(json.dumps({k: result[k] for k in ("table", "verdict_by_lambda", "curve_comparison")}, indent=2))
 
 

@@ -34,9 +34,8 @@ def run(args: argparse.Namespace) -> int:
     """Load a scenario, run every policy variant, write tables, manifest and plots (or run an experiment file)."""
     from tqdm import tqdm
 
-    from simnet.config import load_scenario, parse_overrides, to_dict
+    from simnet.config import is_experiment_file, load_scenario, parse_overrides, to_dict
     from simnet.engine import build_world
-    from simnet.experiments import is_experiment_file
     from simnet.results import (
         SIMULATION_FILES,
         package_versions,

@@ -373,3 +373,11 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [to_dict(v) for v in obj]
     return obj
+
+
+def is_experiment_file(path: str | Path) -> bool:
+    """True if ``path`` reads as a mapping with a top-level ``experiment`` key (else let the loaders speak)."""
+    try:
+        return "experiment" in read_mapping(path)
+    except ConfigError:
+        return False

@@ -8,7 +8,9 @@ outweighs its update bits at the exchange rate the codec itself was built to res
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,8 +21,15 @@ def rd_cost(summary: pd.DataFrame, lmbda: float, column: str = "nmse_report_db")
     return lmbda * 10.0 ** (summary[column] / 10.0) + summary.total_bits_per_dim
 
 
-def _fmt(v: object) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
+def markdown_table(table: pd.DataFrame, columns: Sequence[str] | None = None) -> list[str]:
+    """``table`` (or some of its columns) as markdown lines (4 significant digits)."""
+    cols = list(columns or table.columns)
+
+    def fmt(v: Any) -> str:
+        return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+    rows = ["| " + " | ".join(fmt(v) for v in r) + " |" for r in table[cols].itertuples(index=False)]
+    return ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols), *rows]
 
 
 def write_report(run_dir: str | Path, lmbda: float) -> Path:
@@ -68,8 +77,7 @@ def write_report(run_dir: str | Path, lmbda: float) -> Path:
                      f"{best.total_bits_per_dim - n.total_bits_per_dim:+.4f} bits/dim.")
     cols = ["variant", "total_bits_per_dim", "latent_bits_per_report", "update_bits_per_report", "nmse_report_db",
             "nmse_db", "se_bps_hz", "mean_csi_age_ms", "num_model_updates", "rd_cost"]
-    rows = ["| " + " | ".join(_fmt(v) for v in r) + " |" for r in s[cols].itertuples(index=False)]
-    lines += ["", "## All variants", "", "| " + " | ".join(cols) + " |", "|" + "---|" * len(cols), *rows, ""]
+    lines += ["", "## All variants", "", *markdown_table(s, cols), ""]
     path = run / "report.md"
     path.write_text("\n".join(lines))
     return path

@@ -26,7 +26,14 @@ from torch import nn
 
 from simnet.codecs.normalization import NORM_CODE_BITS, denormalize, norm_code, normalize
 from simnet.entropy import FactorizedPrior
-from simnet.entropy_coding import RecordingDecoder, SymbolLayout, bytes_to_words, decode_uints, encode_uints
+from simnet.entropy_coding import (
+    RecordingDecoder,
+    SymbolLayout,
+    bytes_to_words,
+    decode_uints,
+    encode_uints,
+    words_to_bytes,
+)
 from simnet.errors import ConfigError, DataError
 
 _NORM_MODEL = constriction.stream.model.Uniform(2**NORM_CODE_BITS)
@@ -151,7 +158,7 @@ class RDCodec(nn.Module):
             encoder.encode(norm[i : i + 1], _NORM_MODEL)
             for call in calls:
                 encoder.encode(*call)
-            streams.append(encoder.get_compressed().astype("<u4", copy=False).tobytes())
+            streams.append(words_to_bytes(encoder.get_compressed()))
         return streams
 
     def _encode_packed(self, codes: np.ndarray, q: np.ndarray) -> bytes:
@@ -161,7 +168,7 @@ class RDCodec(nn.Module):
         for calls in self._layout().plan(q):
             for call in calls:
                 encoder.encode(*call)
-        return encoder.get_compressed().astype("<u4", copy=False).tobytes()
+        return words_to_bytes(encoder.get_compressed())
 
     def _decode_one(self, stream: bytes, packed: bool, layout: SymbolLayout) -> tuple[np.ndarray, np.ndarray]:
         """Parse one stream: (codes [R] int64, q [R, num_latent] int64); DataError unless it is canonical."""
@@ -240,9 +247,8 @@ class RDCodec(nn.Module):
             (h_hat [B, A, S] complex64, equal to ``decompress(compress(h))``; bits [B] int64, the
             real stream lengths ``8 * len(stream)``).
         """
-        codes, q = self.quantize(h)
-        bits = [8 * len(s) for s in self.entropy_encode(codes, q)]
-        return self.dequantize(codes, q), np.asarray(bits, dtype=np.int64)
+        streams, h_hat = self.compress_with_reconstruction(h)
+        return h_hat, np.asarray([8 * len(s) for s in streams], dtype=np.int64)
 
     @torch.no_grad()
     def estimate_bits(self, h: np.ndarray | torch.Tensor) -> np.ndarray:

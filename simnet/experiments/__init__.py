@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from simnet.config import is_experiment_file
 from simnet.experiments import backbone as _backbone  # noqa: F401  (registers backbone_rd, distribution_shift)
 from simnet.experiments import complexity as _complexity  # noqa: F401  (registers complexity)
 from simnet.experiments import finetuning as _finetuning  # noqa: F401  (registers the fine-tuning experiments)
@@ -11,7 +12,6 @@ from simnet.experiments.base import (
     Experiment,
     ExperimentSpec,
     RunContext,
-    is_experiment_file,
     load_experiment,
     register_experiment,
 )

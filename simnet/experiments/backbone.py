@@ -12,8 +12,9 @@ from typing import ClassVar
 import pandas as pd
 from pydantic.dataclasses import dataclass
 
-from simnet.experiments.base import EXPERIMENT_STRICT, RunContext, markdown_table, register_experiment
+from simnet.experiments.base import EXPERIMENT_STRICT, RunContext, register_experiment
 from simnet.experiments.data import check_presets, resolve_checkpoints
+from simnet.report import markdown_table
 
 SHIPPED = ("rd-cnn_lambda1", "rd-cnn_lambda4", "rd-cnn_lambda16", "rd-cnn_lambda64")
 COLUMNS = ["preset", "checkpoint", "lmbda", "num_samples", "bits_per_dim_real", "bits_per_dim_est",

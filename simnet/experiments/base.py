@@ -22,7 +22,14 @@ from typing import Any, ClassVar, Protocol
 import pandas as pd
 from pydantic import ConfigDict
 
-from simnet.config import Ctx, OutputConfig, parse_section, parse_seed_and_name, read_mapping, resolve_file
+from simnet.config import (
+    Ctx,
+    OutputConfig,
+    parse_section,
+    parse_seed_and_name,
+    read_mapping,
+    resolve_file,
+)
 from simnet.errors import ConfigError
 from simnet.registry import Registry
 
@@ -96,14 +103,6 @@ def nonempty_unique(key: str, values: Sequence[Any]) -> None:
         raise ConfigError(f"{key}: {dup[0]!r} is listed twice")
 
 
-def is_experiment_file(path: str | Path) -> bool:
-    """True if ``path`` reads as a mapping with a top-level ``experiment`` key (else let the loaders speak)."""
-    try:
-        return "experiment" in read_mapping(path)
-    except ConfigError:
-        return False
-
-
 def load_experiment(path: str | Path, seed: int | None = None, quick: bool = False,
                     overrides: Mapping[str, Any] | None = None) -> ExperimentSpec:
     """Read and validate an experiment file.
@@ -140,14 +139,3 @@ def load_experiment(path: str | Path, seed: int | None = None, quick: bool = Fal
     output = parse_section(ctx, "output", OutputConfig, raw.get("output"))
     return ExperimentSpec(name=name, path=str(path), seed=seed_value, type=str(typ), kwargs=kwargs,
                           experiment=experiment, output=output)
-
-
-def markdown_table(table: pd.DataFrame, columns: Sequence[str] | None = None) -> list[str]:
-    """``table`` (or some of its columns) as markdown lines (4 significant digits)."""
-    cols = list(columns or table.columns)
-
-    def fmt(v: Any) -> str:
-        return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-    rows = ["| " + " | ".join(fmt(v) for v in r) + " |" for r in table[cols].itertuples(index=False)]
-    return ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols), *rows]

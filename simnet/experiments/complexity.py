@@ -17,8 +17,9 @@ import torch
 from pydantic.dataclasses import dataclass
 from torch.utils.flop_counter import FlopCounterMode
 
-from simnet.experiments.base import EXPERIMENT_STRICT, RunContext, choice, markdown_table, register_experiment
+from simnet.experiments.base import EXPERIMENT_STRICT, RunContext, choice, register_experiment
 from simnet.experiments.data import paper_numbers
+from simnet.report import markdown_table
 
 SCHEMES = ("encoder_only", "full_model", "translation")
 

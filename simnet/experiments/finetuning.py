@@ -21,7 +21,6 @@ from simnet.experiments.base import (
     EXPERIMENT_STRICT,
     RunContext,
     choice,
-    markdown_table,
     nonempty_unique,
     register_experiment,
 )
@@ -31,6 +30,7 @@ from simnet.experiments.data import (
     stream_rd,
     track_channels,
 )
+from simnet.report import markdown_table
 
 RD_COLUMNS = ["update_bits", "num_nonzero", "nmse_db", "latent_bpd", "update_bpd", "total_bpd"]
 

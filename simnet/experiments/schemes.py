@@ -18,12 +18,12 @@ from simnet.experiments.base import (
     EXPERIMENT_STRICT,
     RunContext,
     choice,
-    markdown_table,
     nonempty_unique,
     register_experiment,
 )
 from simnet.experiments.data import check_presets, finetune_config, interp_db, resolve_checkpoints, stream_rd
 from simnet.experiments.finetuning import TrackWindow
+from simnet.report import markdown_table
 
 METHODS = ("never", "encoder_only", "full_model", "genie", "translation")
 
