@@ -39,7 +39,7 @@ def run_congestion(scenario_path: str, counts: list[int], disciplines: list[str]
     from simnet.config import load_scenario
     from simnet.engine import build_world
     from simnet.report import rd_cost
-    from simnet.results import summarize, write_summary, write_tables
+    from simnet.results import SIMULATION_FILES, prepare_run_dir, summarize, write_summary, write_tables
     from simnet.sweep import run_variants
 
     rows: list[dict[str, Any]] = []
@@ -52,8 +52,8 @@ def run_congestion(scenario_path: str, counts: list[int], disciplines: list[str]
             sc = load_scenario(scenario_path, seed=seed, quick=quick,
                                overrides={"ues": {"count": n}, "uplink": {"discipline": disc}})
             world = build_world(sc, cache_dir=cache_dir) if world is None else dataclasses.replace(world, scenario=sc)
-            sub = out / f"{disc}_n{n}"
-            sub.mkdir(exist_ok=True)
+            # a sub-folder holds one run's tables: clear those of an earlier study (write_tables appends)
+            sub = prepare_run_dir(str(out / f"{disc}_n{n}"), "", "", True, SIMULATION_FILES)
             num_dims = 2 * sc.system.num_bs_ant * sc.system.num_subcarriers
             todo = tuple(s for s in sc.policies if s.label not in reused)
             done = {spec.label: (summarize(spec.label, spec.type, spec.kw(), rec, num_dims), rec)

@@ -45,6 +45,11 @@ def test_congestion_study_collects_rows_and_load_grows_with_users(tmp_path: Path
     assert fifo.loc[3, "uplink_utilisation"] > 2.5 * fifo.loc[1, "uplink_utilisation"]
     assert fifo.loc[3, "num_reports"] > 2.5 * fifo.loc[1, "num_reports"]
     assert (out / "congestion.png").is_file() and "| fifo | 3 |" in (out / "study.md").read_text()
+    # a second study into the same folder replaces the per-run tables instead of appending to them
+    rows = len(pd.read_parquet(out / "fifo_n3" / "reports.parquet"))
+    assert main(["congestion", str(TINY), "--counts", "3", "--disciplines", "fifo", "--out", str(out),
+                 "--workers", "1", "--cache-dir", str(tmp_path / "cache")]) == 0
+    assert len(pd.read_parquet(out / "fifo_n3" / "reports.parquet")) == rows
 
 
 def test_optimum_table_agrees_with_study_csv(tmp_path: Path):
