@@ -24,6 +24,14 @@ and the update is sent only if ``J_new < J_old``; otherwise it is declined (``Up
 is sent, the UE keeps its model, and the reference is recorded afresh from the reports that follow (as after
 an update), so the policy does not fire again at once. A window of at most ``num_check`` samples is declined
 without fine-tuning.
+
+Optional probing (``probe_m`` set; needs the gate): a drift statistic cannot see a codec that is uniformly
+bad from the start (its reference is taken at the bad level) nor one that further training would keep
+improving, so the UE also tries a gated fine-tune whenever ``probe_m`` metres have passed since its last
+attempt, and adapts that distance to what the gate says: a sent update halves it (down to ``probe_min_m``),
+a declined one doubles it (up to ``probe_max_m``). Where updates keep paying the UE ends up fine-tuning
+often, where none pays it ends up probing rarely, and it is never told which; a drift firing counts as an
+attempt as well.
 """
 
 from __future__ import annotations
@@ -59,6 +67,8 @@ class Drift:
             fine-tune is sent).
         min_check_samples: least number of held-out samples of the gate, >= 1.
         payback_reports: reports over which the gate spreads the update's real coded bits, >= 1.
+        probe_m: first probing distance [m] (None: no probing); needs ``check_fraction``.
+        probe_min_m, probe_max_m: bounds of the probing distance [m], 0 < min <= probe_m <= max.
         **finetune: steps, batch_size, lr, lambda, beta, regularize, prior, num_bins, t, alpha, sigma_slab.
     """
 
@@ -68,7 +78,8 @@ class Drift:
     def __init__(self, threshold_db: float = 1.0, hysteresis_db: float = 0.5, min_spacing_m: float = 4.0,
                  statistic: str = "nmse", num_average: int = 5, num_reference: int = 5,
                  window_size: int | None = None, check_fraction: float | None = None, min_check_samples: int = 10,
-                 payback_reports: int = 100, **finetune: Any) -> None:
+                 payback_reports: int = 100, probe_m: float | None = None, probe_min_m: float = 2.0,
+                 probe_max_m: float = 64.0, **finetune: Any) -> None:
         check_number(self.name, "threshold_db", threshold_db, 0.0, 100.0, lo_open=True)
         check_number(self.name, "hysteresis_db", hysteresis_db, 0.0, 100.0)
         if hysteresis_db >= threshold_db:
@@ -89,6 +100,13 @@ class Drift:
                                   "(allowed: number in (0, 1), or null for no gate)")
         check_number(self.name, "min_check_samples", min_check_samples, 1, 100_000, integer=True)
         check_number(self.name, "payback_reports", payback_reports, 1, 10**9, integer=True)
+        if probe_m is not None:
+            if check_fraction is None:
+                raise ConfigError("policy 'drift': probe_m needs the gate: set check_fraction as well (e.g. 0.2)")
+            check_number(self.name, "probe_min_m", probe_min_m, 0.0, lo_open=True)
+            check_number(self.name, "probe_m", probe_m, probe_min_m)
+            check_number(self.name, "probe_max_m", probe_max_m, probe_m)
+        self.probe_m, self.probe_min_m, self.probe_max_m = probe_m, float(probe_min_m), float(probe_max_m)
         self.check_fraction, self.min_check_samples = check_fraction, min_check_samples
         self.payback_reports = payback_reports
         _, self.cfg = split_kwargs(self.name, finetune, (), OPTIM_KEYS + UPDATE_KEYS)
@@ -107,6 +125,8 @@ class Drift:
         self._was_busy = False
         self._declined = False
         self._last_m = -math.inf
+        self._last_attempt_m = 0.0
+        self._probe = self.probe_m
 
     def drift_db(self) -> float | None:
         """The current drift statistic [dB], None until a reference and a full average exist."""
@@ -126,6 +146,9 @@ class Drift:
         self._was_busy = obs.busy
         if obs.busy:
             return False
+        if self._probe is not None and obs.distance_m - self._last_attempt_m >= self._probe:
+            self._last_attempt_m = obs.distance_m
+            return True
         sample = (float(obs.nmse_db), float(obs.latent_bits))
         if self._ref is None:
             self._ref_samples.append(sample)
@@ -142,7 +165,7 @@ class Drift:
             return False
         if drift >= self.threshold_db and obs.distance_m - self._last_m >= self.min_spacing_m:
             self._armed = False
-            self._last_m = obs.distance_m
+            self._last_m = self._last_attempt_m = obs.distance_m
             return True
         return False
 
@@ -153,8 +176,7 @@ class Drift:
             return UpdateResult(res.codec, res.payload, res.num_steps, res.info())
         num_check = max(self.min_check_samples, math.ceil(self.check_fraction * len(window)))
         if len(window) <= num_check:
-            self._declined = True
-            return UpdateResult(codec, None, 0, {"gate_num_check": float(len(window))}, declined=True)
+            return self._decide(UpdateResult(codec, None, 0, {"gate_num_check": float(len(window))}, declined=True))
         res = full_model(codec, window[:-num_check], rng, self.cfg)
         check = window[-num_check:]
         dims = 2 * check.shape[1] * check.shape[2]
@@ -163,9 +185,18 @@ class Drift:
         info = {**res.info(), "gate_num_check": float(num_check), "gate_j_old": j_old, "gate_j_new": j_new,
                 "gate_update_bits": float(res.bits)}
         if j_new < j_old:
-            return UpdateResult(res.codec, res.payload, res.num_steps, info)
-        self._declined = True
-        return UpdateResult(codec, None, res.num_steps, info, declined=True)
+            return self._decide(UpdateResult(res.codec, res.payload, res.num_steps, info))
+        return self._decide(UpdateResult(codec, None, res.num_steps, info, declined=True))
+
+    def _decide(self, result: UpdateResult) -> UpdateResult:
+        """Record the gate's decision: a decline makes the current level the reference; with probing, a sent
+        update halves the probing distance and a declined one doubles it."""
+        self._declined = result.declined
+        if self._probe is not None:
+            scaled = self._probe * (2.0 if result.declined else 0.5)
+            self._probe = min(self.probe_max_m, max(self.probe_min_m, scaled))
+            result.info["probe_m"] = self._probe
+        return result
 
     def apply_update(self, bs_codec: Any, payload: bytes | None, ue_codec: Any) -> Any:
         del ue_codec

@@ -105,7 +105,7 @@ def run_lmbda(run_dir: Path) -> float:
 
 def collect(run_dirs: list[Path], lmbda: float | None = None, adaptive: tuple[str, ...] = ("drift",),
             tuning: Path | None = None) -> pd.DataFrame:
-    """One row per run and adaptive variant: run name, scene (channel preset), seed, variant and
+    """One row per run and adaptive variant: run name, scene (channel preset or scene name), seed, variant and
     :func:`compare`'s fields.
 
     ``tuning``: a run whose best fixed interval is scored on every run as well (``tuned_J``).
@@ -121,8 +121,9 @@ def collect(run_dirs: list[Path], lmbda: float | None = None, adaptive: tuple[st
         manifest = json.loads((run / "manifest.json").read_text())
         kw = manifest["scenario"]["channel"].get("kwargs", {})
         lm, summary = lm_of(run), pd.read_csv(run / "summary.csv")
+        scene = kw.get("preset") or kw.get("scene") or manifest["scenario"]["channel"]["type"]
         for variant in adaptive:
-            rows.append({"run": run.name, "scene": kw.get("preset", manifest["scenario"]["channel"]["type"]),
+            rows.append({"run": run.name, "scene": scene,
                          "seed": int(manifest["seed"]), "variant": variant, "lmbda": lm,
                          **compare(summary, lm, variant, tuned_interval_m=tuned)})
     return pd.DataFrame(rows)

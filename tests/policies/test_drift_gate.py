@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from policies import Observation
+from simnet.errors import ConfigError
 from simnet.finetune import FinetuneConfig, full_model, objective
 from simnet.updates import decoder_state
 from tests.policies.test_contract import FAST, ToyCodec, csi, make
@@ -66,3 +68,33 @@ def test_after_a_decline_the_current_level_becomes_the_reference() -> None:
     # fires again (without one the policy stays disarmed, drift never falling below 0.5 dB)
     assert fired[None] == [6]
     assert fired[1] == [6, 20]
+
+
+def probe_distances(payback: int, length_m: float = 80.0) -> tuple[list[float], list[float]]:
+    """Walk a flat track (no drift ever fires) with probing on; every probe's update is run through the gate.
+
+    Returns the distances at which the policy fired and the probing distance after each decision."""
+    policy = make("drift", **GATE, payback_reports=payback, probe_m=8.0, probe_min_m=2.0, probe_max_m=32.0)
+    policy.reset(np.random.default_rng(0))
+    fired, probes = [], []
+    for k in range(int(length_m / 0.5) + 1):
+        if policy.should_update(Observation(k, 0.5 * k, k, -15.0, 400, k + 1, False)):
+            fired.append(0.5 * k)
+            probes.append(policy.update(ToyCodec(), csi(1), np.random.default_rng(7)).info["probe_m"])
+    return fired, probes
+
+
+def test_probing_halves_its_distance_while_updates_pay_and_doubles_it_while_they_do_not() -> None:
+    fired, probes = probe_distances(payback=10**6)  # every update pays: 8 -> 4 -> 2 -> 2 ...
+    assert fired[:4] == [8.0, 12.0, 14.0, 16.0] and probes[:4] == [4.0, 2.0, 2.0, 2.0]
+    fired, probes = probe_distances(payback=1)  # none pays: 8 -> 16 -> 32 (the cap) -> 32
+    assert fired == [8.0, 24.0, 56.0] and probes == [16.0, 32.0, 32.0]
+
+
+def test_probing_needs_the_gate_and_ordered_bounds() -> None:
+    with pytest.raises(ConfigError, match="probe_m needs the gate"):
+        make("drift", probe_m=8.0)
+    with pytest.raises(ConfigError, match="probe_m"):
+        make("drift", **GATE, probe_m=1.0, probe_min_m=2.0)
+    with pytest.raises(ConfigError, match="probe_max_m"):
+        make("drift", **GATE, probe_m=8.0, probe_max_m=4.0)
