@@ -83,8 +83,7 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     from simnet.report import write_report
 
-    lmbda = float(getattr(world.codec, "checkpoint_meta", {}).get("lmbda", 1.0))
-    write_report(out, lmbda)
+    write_report(out, world.codec_info["lmbda"])
     figures: list[str] = []
     if scenario.output.plots and not args.no_plots:
         from simnet.plots import plot_run

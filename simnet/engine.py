@@ -39,7 +39,7 @@ class World:
         report_every: a report every this many samples.
         ue_seeds: per UE, the seed of its own generator (the same in every variant).
         channel_info: what channel source and data were really used (for the manifest).
-        codec_info: which codec and checkpoint were used.
+        codec_info: which codec and checkpoint were used, and its ``lmbda``.
     """
 
     scenario: Scenario
@@ -96,6 +96,8 @@ def build_codec(block: Block, system: SystemConfig, where: str = "scenario") -> 
                           f"system has {system.num_bs_ant} x {system.num_subcarriers}; pick a matching checkpoint "
                           f"or system")
     codec.eval()
+    # the RD trade-off the codec was trained for: J = lmbda * NMSE + bits/dim in every table of the run
+    info["lmbda"] = float(getattr(codec, "checkpoint_meta", {}).get("lmbda", 1.0))
     return codec, info
 
 

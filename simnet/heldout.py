@@ -22,13 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from simnet.errors import DataError
+from simnet.errors import DataError, SimnetError
 from simnet.report import rd_cost
 
 NMSE_COL = "nmse_report_db"
@@ -92,15 +93,13 @@ def compare(summary: pd.DataFrame, lmbda: float, adaptive: str = "drift", swept:
 
 
 def run_lmbda(run_dir: Path) -> float:
-    """lambda of the codec checkpoint a run used (its manifest names it), 1.0 without one, as simnet.cli does."""
+    """lambda of the codec a run used, as its manifest records it (the one its report.md scored with)."""
     manifest = json.loads((run_dir / "manifest.json").read_text())
-    path = manifest.get("codec", {}).get("checkpoint_path")
-    if not path:
-        return 1.0
-    import torch
-
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    return float(blob.get("meta", {}).get("lmbda", 1.0))
+    try:
+        return float(manifest["codec"]["lmbda"])
+    except KeyError:
+        raise DataError(f"{run_dir}/manifest.json records no codec lambda (a run of an older simnet): "
+                        "re-run it, or pass --lmbda") from None
 
 
 def collect(run_dirs: list[Path], lmbda: float | None = None, adaptive: tuple[str, ...] = ("drift",),
@@ -158,13 +157,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m simnet.heldout", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders (each with summary.csv, manifest.json)")
     parser.add_argument("--out", type=Path, required=True, help="folder for heldout.csv and heldout.md")
-    parser.add_argument("--lmbda", type=float, default=None, help="RD trade-off (default: each run's checkpoint)")
+    parser.add_argument("--lmbda", type=float, default=None, help="RD trade-off (default: each run's manifest)")
     parser.add_argument("--adaptive", nargs="+", default=["drift"],
                         help="variant labels set against the fixed schedules (one table row each)")
     parser.add_argument("--tuning", type=Path, default=None,
                         help="run whose best fixed interval is also scored on every run (tuned_J)")
     args = parser.parse_args(argv)
-    df = collect(args.runs, args.lmbda, tuple(args.adaptive), args.tuning)
+    try:
+        df = collect(args.runs, args.lmbda, tuple(args.adaptive), args.tuning)
+    except (SimnetError, OSError, KeyError) as err:  # a missing run file, a run without the needed variants
+        print(f"simnet.heldout: error: {err}", file=sys.stderr)
+        return 2
     args.out.mkdir(parents=True, exist_ok=True)
     df.to_csv(args.out / "heldout.csv", index=False, float_format="%.6g")
     text = to_markdown(df)

@@ -70,8 +70,7 @@ def run_congestion(scenario_path: str, counts: list[int], disciplines: list[str]
         print(f"N={n:3d}: {time.perf_counter() - t0:7.1f} s ({', '.join(disciplines)})", flush=True)
     df = pd.DataFrame(rows)
     assert world is not None
-    lmbda = float(getattr(world.codec, "checkpoint_meta", {}).get("lmbda", 1.0))
-    df["rd_cost_at_use"] = rd_cost(df, lmbda, "nmse_db")
+    df["rd_cost_at_use"] = rd_cost(df, world.codec_info["lmbda"], "nmse_db")
     df.to_csv(out / "study.csv", index=False, float_format="%.6g")
     plot_congestion(out)
     return df

@@ -68,7 +68,7 @@ def test_cli_writes_one_row_per_run(tmp_path: Path):
         run.mkdir()
         summary(bits, -8.0).to_csv(run / "summary.csv", index=False)
         scenario = {"channel": {"type": "geometric", "kwargs": {"preset": "o1_like"}}}
-        (run / "manifest.json").write_text(json.dumps({"seed": seed, "scenario": scenario, "codec": {}}))
+        (run / "manifest.json").write_text(json.dumps({"seed": seed, "scenario": scenario, "codec": {"lmbda": 1.0}}))
         runs.append(str(run))
     assert main(runs + ["--out", str(tmp_path / "agg"), "--tuning", runs[0]]) == 0
     df = pd.read_csv(tmp_path / "agg" / "heldout.csv")
@@ -83,7 +83,7 @@ def test_cli_writes_one_row_per_run_and_variant(tmp_path: Path):
     run.mkdir()
     summary(0.16, -8.0).to_csv(run / "summary.csv", index=False)
     scenario = {"channel": {"type": "geometric", "kwargs": {"preset": "o1_like"}}}
-    (run / "manifest.json").write_text(json.dumps({"seed": 4, "scenario": scenario, "codec": {}}))
+    (run / "manifest.json").write_text(json.dumps({"seed": 4, "scenario": scenario, "codec": {"lmbda": 1.0}}))
     assert main([str(run), "--out", str(tmp_path / "agg"), "--adaptive", "drift", "drift-gate"]) == 0
     df = pd.read_csv(tmp_path / "agg" / "heldout.csv")
     assert list(df.variant) == ["drift", "drift-gate"] and list(df.adaptive_updates) == [7, 2]
@@ -107,3 +107,16 @@ def test_heldout_scenario_gives_drift_no_interval_and_the_sweep_its_fine_tune(qu
     assert probing["check_fraction"] > 0 and probing["probe_m"] > 0 and "interval_m" not in probing
     assert "interval_m" not in drift and len(by_type["periodic"]) >= 2
     assert all(p["steps"] == drift["steps"] for p in by_type["periodic"])
+
+
+def test_cli_names_a_run_it_cannot_score_and_writes_nothing(tmp_path: Path, capsys):
+    run = tmp_path / "old"
+    run.mkdir()
+    summary(0.12, -8.0).to_csv(run / "summary.csv", index=False)
+    scenario = {"channel": {"type": "geometric", "kwargs": {"preset": "o1_like"}}}
+    (run / "manifest.json").write_text(json.dumps({"seed": 1, "scenario": scenario, "codec": {}}))
+    assert main([str(run), "--out", str(tmp_path / "agg")]) == 2
+    assert "records no codec lambda" in capsys.readouterr().err and not (tmp_path / "agg").exists()
+    assert main([str(tmp_path / "missing"), "--out", str(tmp_path / "agg")]) == 2
+    assert main([str(run), "--out", str(tmp_path / "agg"), "--lmbda", "2"]) == 0
+    assert list(pd.read_csv(tmp_path / "agg" / "heldout.csv").lmbda) == [2.0]

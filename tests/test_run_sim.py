@@ -43,6 +43,10 @@ def test_run_sim_end_to_end_is_complete_and_deterministic(tmp_path: Path):
     manifest = json.loads((a / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["channel"]["source"] == "geometric"
     assert manifest["seed"] == 1 and manifest["versions"]["torch"]
+    import torch  # the lambda the report scored with is the checkpoint's, recorded for later aggregation
+
+    meta = torch.load(manifest["codec"]["checkpoint_path"], map_location="cpu", weights_only=True)["meta"]
+    assert manifest["codec"]["lmbda"] == meta["lmbda"] and f"J = {meta['lmbda']:g} x NMSE" in report
 
     # second run: channels come from the cache, variants run in two processes; tables are identical
     proc = _run(b, tmp_path / "cache", "--no-plots", "--workers", "2")
