@@ -43,10 +43,17 @@ predicted gain:
 
 (rho = 1 until the first measurement; clipped to [0.25, 4], so one bad measurement cannot stop updating for
 good): a gate whose predictions the channel keeps beating grows more lenient, one whose updates fade stricter.
+
+Optional shadow model (``shadow`` true; needs the gate): learning and sending are decoupled. A declined
+fine-tune is not thrown away: the UE keeps it as its shadow model and the next attempt fine-tunes the shadow
+further, so small improvements add up the way they do under a short fixed interval. What the gate weighs is
+the shadow coded against the model the BS holds (``updates.encode_update``: all the change since the last
+sent update, in one payload, with its real bits); when that pays, it is sent and the UE switches to it.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import deque
 from typing import Any, ClassVar
@@ -82,6 +89,8 @@ class Drift:
         probe_min_m, probe_max_m: bounds of the probing distance [m], 0 < min <= probe_m <= max.
         calibrate: scale the gate's predicted gains by the realized-to-predicted ratio of the sent updates;
             needs ``check_fraction``.
+        shadow: keep declined fine-tunes as a shadow model that later attempts train further; needs
+            ``check_fraction``.
         **finetune: steps, batch_size, lr, lambda, beta, regularize, prior, num_bins, t, alpha, sigma_slab.
     """
 
@@ -92,7 +101,8 @@ class Drift:
                  statistic: str = "nmse", num_average: int = 5, num_reference: int = 5,
                  window_size: int | None = None, check_fraction: float | None = None, min_check_samples: int = 10,
                  payback_reports: int = 100, probe_m: float | None = None, probe_min_m: float = 2.0,
-                 probe_max_m: float = 64.0, calibrate: bool = False, **finetune: Any) -> None:
+                 probe_max_m: float = 64.0, calibrate: bool = False, shadow: bool = False,
+                 **finetune: Any) -> None:
         check_number(self.name, "threshold_db", threshold_db, 0.0, 100.0, lo_open=True)
         check_number(self.name, "hysteresis_db", hysteresis_db, 0.0, 100.0)
         if hysteresis_db >= threshold_db:
@@ -119,10 +129,11 @@ class Drift:
             check_number(self.name, "probe_min_m", probe_min_m, 0.0, lo_open=True)
             check_number(self.name, "probe_m", probe_m, probe_min_m)
             check_number(self.name, "probe_max_m", probe_max_m, probe_m)
-        if calibrate and check_fraction is None:
-            raise ConfigError("policy 'drift': calibrate needs the gate: set check_fraction as well (e.g. 0.2)")
+        for key, value in (("calibrate", calibrate), ("shadow", shadow)):
+            if value and check_fraction is None:
+                raise ConfigError(f"policy 'drift': {key} needs the gate: set check_fraction as well (e.g. 0.2)")
         self.probe_m, self.probe_min_m, self.probe_max_m = probe_m, float(probe_min_m), float(probe_max_m)
-        self.calibrate = bool(calibrate)
+        self.calibrate, self.shadow = bool(calibrate), bool(shadow)
         self.check_fraction, self.min_check_samples = check_fraction, min_check_samples
         self.payback_reports = payback_reports
         _, self.cfg = split_kwargs(self.name, finetune, (), OPTIM_KEYS + UPDATE_KEYS)
@@ -145,6 +156,7 @@ class Drift:
         self._probe = self.probe_m
         self._sent: tuple[Any, float] | None = None  # (model before the last sent update, its predicted gain)
         self._realized, self._predicted = 0.0, 0.0
+        self._shadow: Any = None  # the declined fine-tunes so far, trained on (with ``shadow``)
 
     def drift_db(self) -> float | None:
         """The current drift statistic [dB], None until a reference and a full average exist."""
@@ -197,19 +209,28 @@ class Drift:
         if len(window) <= num_check:
             info = {"gate_num_check": float(len(window)), **calibration}
             return self._decide(UpdateResult(codec, None, 0, info, declined=True))
-        res = full_model(codec, window[:-num_check], rng, self.cfg)
+        res = full_model(codec if self._shadow is None else self._shadow, window[:-num_check], rng, self.cfg)
+        candidate, payload, bits = res.codec, res.payload, res.bits
+        if self._shadow is not None:  # send all the change since the BS's model: code it against that
+            candidate = copy.deepcopy(res.codec)
+            enc = updates.encode_update(candidate, codec, self.cfg.coding)
+            payload, bits = enc.payload, enc.bits
         check = window[-num_check:]
         dims = 2 * check.shape[1] * check.shape[2]
         j_old = objective(codec, check, self.cfg)["loss"]
-        j_fit = objective(res.codec, check, self.cfg)["loss"]
-        cost = res.bits / (self.payback_reports * dims)
+        j_fit = objective(candidate, check, self.cfg)["loss"]
+        cost = bits / (self.payback_reports * dims)
         j_new = j_fit + cost
         info = {**res.info(), "gate_num_check": float(num_check), "gate_j_old": j_old, "gate_j_new": j_new,
-                "gate_update_bits": float(res.bits), **calibration}
+                "gate_update_bits": float(bits), "gate_from_shadow": float(self._shadow is not None),
+                **calibration}
         if (calibration["gate_rho"] * (j_old - j_fit) > cost) if self.calibrate else (j_new < j_old):
             if self.calibrate:
                 self._sent = (codec, j_old - j_fit)
-            return self._decide(UpdateResult(res.codec, res.payload, res.num_steps, info))
+            self._shadow = None
+            return self._decide(UpdateResult(candidate, payload, res.num_steps, info))
+        if self.shadow:
+            self._shadow = res.codec
         return self._decide(UpdateResult(codec, None, res.num_steps, info, declined=True))
 
     def _calibrate(self, codec: Any, h_since: np.ndarray) -> dict[str, float]:

@@ -117,3 +117,23 @@ def test_calibration_scores_the_last_sent_update_on_the_samples_since_and_scales
 def test_calibration_needs_the_gate() -> None:
     with pytest.raises(ConfigError, match="calibrate needs the gate"):
         make("drift", calibrate=True)
+
+
+def test_the_shadow_keeps_learning_through_declines_and_is_sent_coded_against_the_bs_model() -> None:
+    from simnet.updates import apply_update
+
+    deployed, h = ToyCodec(), csi(1)
+    policy = make("drift", **GATE, payback_reports=1, shadow=True)
+    first = policy.update(deployed, h, np.random.default_rng(7))
+    second = policy.update(deployed, h, np.random.default_rng(8))
+    assert first.declined and second.declined and second.info["gate_from_shadow"] == 1.0
+    policy.payback_reports = 10**6  # now every update pays
+    third = policy.update(deployed, h, np.random.default_rng(9))
+    assert not third.declined and third.info["gate_from_shadow"] == 1.0
+    bs = apply_update(ToyCodec(), third.payload)  # the BS holds the deployed model
+    assert all(torch.equal(v, decoder_state(third.codec)[k]) for k, v in decoder_state(bs).items())
+    # three fine-tunes' worth of change: the shadow trained on the declined ones
+    one = make("drift", **GATE, payback_reports=10**6).update(ToyCodec(), h, np.random.default_rng(9))
+    assert third.info["gate_update_bits"] > 0 and third.payload != one.payload
+    fourth = policy.update(third.codec, h, np.random.default_rng(10))
+    assert fourth.info["gate_from_shadow"] == 0.0  # a sent update clears the shadow
