@@ -25,7 +25,7 @@ if [ "$round" = 3 ]; then  # fresh held-out runs for adaptive probing (drift-pro
     run o2_seed6 6
     run o2_seed7 7
     run quadriga_seed2 2 --set channel.preset=quadriga_track --set system.carrier_hz=3.7e9
-    scenario=scenarios/drift_heldout_etoile.yaml py=${SIONNA_PYTHON:-$py}
+    scenario=scenarios/drift_heldout_sionna.yaml py=${SIONNA_PYTHON:-$py}
     run etoile_seed1 1                            # unseen scene: ray-traced (Sionna RT), never tuned on
     py=${PYTHON:-python}
     "$py" -m simnet.heldout "$out"/o2_seed{6,7} "$out"/quadriga_seed2 "$out"/etoile_seed1 \
