@@ -2,12 +2,14 @@
 # Held-out check of the drift policy (docs/drift_heldout.md): one run per (scene, seed), one at a time,
 # then one table. Usage: scripts/drift_heldout.sh [OUT_DIR] [WORKERS] [ROUND]
 # (default results/drift_heldout, 1, round 1; round 2, the gate: default OUT_DIR results/drift_heldout2;
-# round 3, adaptive probing: results/drift_heldout3, its etoile run needs the raytracing extra: SIONNA_PYTHON=...)
+# round 3, adaptive probing: results/drift_heldout3; round 4, the shadow model: results/drift_heldout4; their
+# ray-traced runs need the raytracing extra: SIONNA_PYTHON=...)
 set -euo pipefail
 round=${3:-1}
 default_out=results/drift_heldout
 if [ "$round" = 2 ]; then default_out=results/drift_heldout2; fi
 if [ "$round" = 3 ]; then default_out=results/drift_heldout3; fi
+if [ "$round" = 4 ]; then default_out=results/drift_heldout4; fi
 out=${1:-$default_out}
 workers=${2:-1}
 py=${PYTHON:-python}
@@ -21,6 +23,17 @@ run() {  # run NAME SEED [--set ...]
         --quiet --no-plots --overwrite "$@"
     echo "$name: $((SECONDS - t0)) s"
 }
+if [ "$round" = 4 ]; then  # fresh held-out runs for the shadow model (drift-shadow), frozen on rounds 1 to 3's runs
+    run o2_seed8 8
+    run o2_seed9 9
+    run quadriga_seed3 3 --set channel.preset=quadriga_track --set system.carrier_hz=3.7e9
+    scenario=scenarios/drift_heldout_sionna.yaml py=${SIONNA_PYTHON:-$py}
+    run munich_seed1 1 --set channel.scene=munich   # unseen scene: ray-traced (Sionna RT), never tuned on
+    py=${PYTHON:-python}
+    "$py" -m simnet.heldout "$out"/o2_seed{8,9} "$out"/quadriga_seed3 "$out"/munich_seed1 \
+        --adaptive drift drift-gate drift-probe drift-shadow --out "$out"
+    exit 0
+fi
 if [ "$round" = 3 ]; then  # fresh held-out runs for adaptive probing (drift-probe), frozen on rounds 1 and 2's runs
     run o2_seed6 6
     run o2_seed7 7

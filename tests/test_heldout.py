@@ -99,12 +99,15 @@ def test_heldout_scenario_gives_drift_no_interval_and_the_sweep_its_fine_tune(qu
     for spec in sc.policies:
         by_type.setdefault(spec.type, []).append(spec.kw())
     assert sorted(by_type) == ["drift", "never", "periodic"]
-    # round 1's defaults, then the same trigger with the gate (round 2), then the gate with probing (round 3)
-    drift, gated, probing = by_type["drift"]
+    # round 1's defaults, then the same trigger with the gate (round 2), the gate with probing (round 3) and
+    # the gate over a shadow model that learns every 2 m (round 4)
+    drift, gated, probing, shadow = by_type["drift"]
     assert "check_fraction" not in drift and gated.pop("check_fraction") > 0
     assert {k: v for k, v in gated.items() if k not in ("min_check_samples", "payback_reports")} == drift
-    assert [s.label for s in sc.policies if s.type == "drift"] == ["drift", "drift-gate", "drift-probe"]
+    labels = ["drift", "drift-gate", "drift-probe", "drift-shadow"]
+    assert [s.label for s in sc.policies if s.type == "drift"] == labels
     assert probing["check_fraction"] > 0 and probing["probe_m"] > 0 and "interval_m" not in probing
+    assert shadow["shadow"] is True and shadow["check_fraction"] > 0 and "interval_m" not in shadow
     assert "interval_m" not in drift and len(by_type["periodic"]) >= 2
     assert all(p["steps"] == drift["steps"] for p in by_type["periodic"])
 
