@@ -33,17 +33,6 @@ a declined one doubles it (up to ``probe_max_m``). Where updates keep paying the
 often, where none pays it ends up probing rarely, and it is never told which; a drift firing counts as an
 attempt as well.
 
-Optional calibration of the gate (``calibrate`` true): the gate predicts an update's gain from the few
-samples it held out, right after them. At its next attempt the UE measures what the last sent update really
-gained: both that update's model and the one before it (kept) score every sample since it was sent, by the same
-objective. The ratio of realized to predicted gain, summed over all sent updates so far, then scales every
-predicted gain:
-
-    send if  rho * (J_old - J_new)  >  update_bits / (payback_reports * 2 A S),   rho = sum realized / sum predicted
-
-(rho = 1 until the first measurement; clipped to [0.25, 4], so one bad measurement cannot stop updating for
-good): a gate whose predictions the channel keeps beating grows more lenient, one whose updates fade stricter.
-
 Optional shadow model (``shadow`` true; needs the gate): learning and sending are decoupled. A declined
 fine-tune is not thrown away: the UE keeps it as its shadow model and the next attempt fine-tunes the shadow
 further, so small improvements add up the way they do under a short fixed interval. What the gate weighs is
@@ -87,8 +76,6 @@ class Drift:
         payback_reports: reports over which the gate spreads the update's real coded bits, >= 1.
         probe_m: first probing distance [m] (None: no probing); needs ``check_fraction``.
         probe_min_m, probe_max_m: bounds of the probing distance [m], 0 < min <= probe_m <= max.
-        calibrate: scale the gate's predicted gains by the realized-to-predicted ratio of the sent updates;
-            needs ``check_fraction``.
         shadow: keep declined fine-tunes as a shadow model that later attempts train further; needs
             ``check_fraction``.
         **finetune: steps, batch_size, lr, lambda, beta, regularize, prior, num_bins, t, alpha, sigma_slab.
@@ -101,8 +88,7 @@ class Drift:
                  statistic: str = "nmse", num_average: int = 5, num_reference: int = 5,
                  window_size: int | None = None, check_fraction: float | None = None, min_check_samples: int = 10,
                  payback_reports: int = 100, probe_m: float | None = None, probe_min_m: float = 2.0,
-                 probe_max_m: float = 64.0, calibrate: bool = False, shadow: bool = False,
-                 **finetune: Any) -> None:
+                 probe_max_m: float = 64.0, shadow: bool = False, **finetune: Any) -> None:
         check_number(self.name, "threshold_db", threshold_db, 0.0, 100.0, lo_open=True)
         check_number(self.name, "hysteresis_db", hysteresis_db, 0.0, 100.0)
         if hysteresis_db >= threshold_db:
@@ -129,11 +115,10 @@ class Drift:
             check_number(self.name, "probe_min_m", probe_min_m, 0.0, lo_open=True)
             check_number(self.name, "probe_m", probe_m, probe_min_m)
             check_number(self.name, "probe_max_m", probe_max_m, probe_m)
-        for key, value in (("calibrate", calibrate), ("shadow", shadow)):
-            if value and check_fraction is None:
-                raise ConfigError(f"policy 'drift': {key} needs the gate: set check_fraction as well (e.g. 0.2)")
+        if shadow and check_fraction is None:
+            raise ConfigError("policy 'drift': shadow needs the gate: set check_fraction as well (e.g. 0.2)")
         self.probe_m, self.probe_min_m, self.probe_max_m = probe_m, float(probe_min_m), float(probe_max_m)
-        self.calibrate, self.shadow = bool(calibrate), bool(shadow)
+        self.shadow = bool(shadow)
         self.check_fraction, self.min_check_samples = check_fraction, min_check_samples
         self.payback_reports = payback_reports
         _, self.cfg = split_kwargs(self.name, finetune, (), OPTIM_KEYS + UPDATE_KEYS)
@@ -154,8 +139,6 @@ class Drift:
         self._last_m = -math.inf
         self._last_attempt_m = 0.0
         self._probe = self.probe_m
-        self._sent: tuple[Any, float] | None = None  # (model before the last sent update, its predicted gain)
-        self._realized, self._predicted = 0.0, 0.0
         self._shadow: Any = None  # the declined fine-tunes so far, trained on (with ``shadow``)
 
     def drift_db(self) -> float | None:
@@ -204,11 +187,9 @@ class Drift:
         if self.check_fraction is None:
             res = full_model(codec, window, rng, self.cfg)
             return UpdateResult(res.codec, res.payload, res.num_steps, res.info())
-        calibration = self._calibrate(codec, h_window)
         num_check = max(self.min_check_samples, math.ceil(self.check_fraction * len(window)))
         if len(window) <= num_check:
-            info = {"gate_num_check": float(len(window)), **calibration}
-            return self._decide(UpdateResult(codec, None, 0, info, declined=True))
+            return self._decide(UpdateResult(codec, None, 0, {"gate_num_check": float(len(window))}, declined=True))
         res = full_model(codec if self._shadow is None else self._shadow, window[:-num_check], rng, self.cfg)
         candidate, payload, bits = res.codec, res.payload, res.bits
         if self._shadow is not None:  # send all the change since the BS's model: code it against that
@@ -218,35 +199,15 @@ class Drift:
         check = window[-num_check:]
         dims = 2 * check.shape[1] * check.shape[2]
         j_old = objective(codec, check, self.cfg)["loss"]
-        j_fit = objective(candidate, check, self.cfg)["loss"]
-        cost = bits / (self.payback_reports * dims)
-        j_new = j_fit + cost
+        j_new = objective(candidate, check, self.cfg)["loss"] + bits / (self.payback_reports * dims)
         info = {**res.info(), "gate_num_check": float(num_check), "gate_j_old": j_old, "gate_j_new": j_new,
-                "gate_update_bits": float(bits), "gate_from_shadow": float(self._shadow is not None),
-                **calibration}
-        if (calibration["gate_rho"] * (j_old - j_fit) > cost) if self.calibrate else (j_new < j_old):
-            if self.calibrate:
-                self._sent = (codec, j_old - j_fit)
+                "gate_update_bits": float(bits), "gate_from_shadow": float(self._shadow is not None)}
+        if j_new < j_old:
             self._shadow = None
             return self._decide(UpdateResult(candidate, payload, res.num_steps, info))
         if self.shadow:
             self._shadow = res.codec
         return self._decide(UpdateResult(codec, None, res.num_steps, info, declined=True))
-
-    def _calibrate(self, codec: Any, h_since: np.ndarray) -> dict[str, float]:
-        """With ``calibrate``: the realized gain of the last sent update on every sample since it was sent
-        (scored once, at the first attempt after it) and the ratio rho the gate applies; else nothing."""
-        if not self.calibrate:
-            return {}
-        out = {}
-        if self._sent is not None and len(h_since):
-            before, predicted = self._sent
-            realized = objective(before, h_since, self.cfg)["loss"] - objective(codec, h_since, self.cfg)["loss"]
-            self._realized, self._predicted = self._realized + realized, self._predicted + predicted
-            out["gate_realized_gain"] = realized
-        self._sent = None
-        rho = 1.0 if self._predicted <= 0.0 else min(4.0, max(0.25, self._realized / self._predicted))
-        return {**out, "gate_rho": rho}
 
     def _decide(self, result: UpdateResult) -> UpdateResult:
         """Record the gate's decision: a decline makes the current level the reference; with probing, a sent

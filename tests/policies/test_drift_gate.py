@@ -100,25 +100,6 @@ def test_probing_needs_the_gate_and_ordered_bounds() -> None:
         make("drift", **GATE, probe_m=8.0, probe_max_m=4.0)
 
 
-def test_calibration_scores_the_last_sent_update_on_the_samples_since_and_scales_the_gate() -> None:
-    policy = make("drift", **GATE, payback_reports=10**6, calibrate=True)
-    first = policy.update(ToyCodec(), csi(1), np.random.default_rng(7))
-    assert not first.declined and first.info["gate_rho"] == 1.0 and "gate_realized_gain" not in first.info
-    predicted = first.info["gate_j_old"] - (first.info["gate_j_new"] - first.info["gate_update_bits"] / (10**6 * 32))
-    since = csi(2)  # the samples the new model served
-    second = policy.update(first.codec, since, np.random.default_rng(8))
-    realized = objective(ToyCodec(), since)["loss"] - objective(first.codec, since)["loss"]
-    assert second.info["gate_realized_gain"] == realized
-    assert second.info["gate_rho"] == min(4.0, max(0.25, realized / predicted))
-    third = policy.update(second.codec if not second.declined else first.codec, since, np.random.default_rng(9))
-    assert ("gate_realized_gain" in third.info) == (not second.declined)  # each sent update is scored once
-
-
-def test_calibration_needs_the_gate() -> None:
-    with pytest.raises(ConfigError, match="calibrate needs the gate"):
-        make("drift", calibrate=True)
-
-
 def test_the_shadow_keeps_learning_through_declines_and_is_sent_coded_against_the_bs_model() -> None:
     from simnet.updates import apply_update
 
