@@ -191,17 +191,18 @@ class Drift:
         if len(window) <= num_check:
             return self._decide(UpdateResult(codec, None, 0, {"gate_num_check": float(len(window))}, declined=True))
         res = full_model(codec if self._shadow is None else self._shadow, window[:-num_check], rng, self.cfg)
-        candidate, payload, bits = res.codec, res.payload, res.bits
+        candidate, payload, bits, info = res.codec, res.payload, res.bits, res.info()
         if self._shadow is not None:  # send all the change since the BS's model: code it against that
             candidate = copy.deepcopy(res.codec)
             enc = updates.encode_update(candidate, codec, self.cfg.coding)
             payload, bits = enc.payload, enc.bits
+            info.update(num_nonzero=float(enc.num_nonzero), estimated_update_bits=enc.estimated_bits)
         check = window[-num_check:]
         dims = 2 * check.shape[1] * check.shape[2]
         j_old = objective(codec, check, self.cfg)["loss"]
         j_new = objective(candidate, check, self.cfg)["loss"] + bits / (self.payback_reports * dims)
-        info = {**res.info(), "gate_num_check": float(num_check), "gate_j_old": j_old, "gate_j_new": j_new,
-                "gate_update_bits": float(bits), "gate_from_shadow": float(self._shadow is not None)}
+        info.update(gate_num_check=float(num_check), gate_j_old=j_old, gate_j_new=j_new, gate_update_bits=float(bits),
+                    gate_from_shadow=float(self._shadow is not None))
         if j_new < j_old:
             self._shadow = None
             return self._decide(UpdateResult(candidate, payload, res.num_steps, info))

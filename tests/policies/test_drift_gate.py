@@ -116,5 +116,7 @@ def test_the_shadow_keeps_learning_through_declines_and_is_sent_coded_against_th
     # three fine-tunes' worth of change: the shadow trained on the declined ones
     one = make("drift", **GATE, payback_reports=10**6).update(ToyCodec(), h, np.random.default_rng(9))
     assert third.info["gate_update_bits"] > 0 and third.payload != one.payload
+    changed = sum(int((v != decoder_state(ToyCodec())[k]).sum()) for k, v in decoder_state(third.codec).items())
+    assert third.info["num_nonzero"] == changed  # the sent payload's count, not the last round's
     fourth = policy.update(third.codec, h, np.random.default_rng(10))
     assert fourth.info["gate_from_shadow"] == 0.0  # a sent update clears the shadow
