@@ -30,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from simnet.errors import DataError, SimnetError
-from simnet.report import rd_cost
+from simnet.report import interval_label, rd_cost
+from simnet.results import atomic_write
 
 NMSE_COL = "nmse_report_db"
 
@@ -128,12 +129,8 @@ def collect(run_dirs: list[Path], lmbda: float | None = None, adaptive: tuple[st
     return pd.DataFrame(rows)
 
 
-def _interval(interval_m: float) -> str:
-    return "never" if interval_m == math.inf else f"{interval_m:g} m"
-
-
 def _tuned(interval_m: float, j: float) -> str:
-    return "-" if math.isnan(interval_m) else f"{j:.4f} ({_interval(interval_m)})"
+    return "-" if math.isnan(interval_m) else f"{j:.4f} ({interval_label(interval_m)})"
 
 
 def to_markdown(df: pd.DataFrame) -> str:
@@ -145,8 +142,8 @@ def to_markdown(df: pd.DataFrame) -> str:
     for r in df.itertuples():
         lines.append(
             f"| {r.run} | {r.scene} | {r.seed} | {r.variant} | {r.adaptive_bits_per_dim:.4f} | "
-            f"{r.adaptive_nmse_db:.2f} | {r.adaptive_J:.4f} | {r.adaptive_updates} | {_interval(r.best_interval_m)} | "
-            f"{r.best_bits_per_dim:.4f} | "
+            f"{r.adaptive_nmse_db:.2f} | {r.adaptive_J:.4f} | {r.adaptive_updates} | "
+            f"{interval_label(r.best_interval_m)} | {r.best_bits_per_dim:.4f} | "
             f"{r.best_nmse_db:.2f} | {r.best_J:.4f} | {r.never_J:.4f} | {r.dJ:+.4f} ({100 * r.dJ_rel:+.1f} %) | "
             f"{r.rank}/{r.num_fixed + 1} | {'yes' if r.at_least_as_good else 'no'} | "
             f"{'yes' if r.dominated else 'no'} | {_tuned(r.tuned_interval_m, r.tuned_J)} |")
@@ -169,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simnet.heldout: error: {err}", file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    df.to_csv(args.out / "heldout.csv", index=False, float_format="%.6g")
+    atomic_write(args.out / "heldout.csv", lambda p: df.to_csv(p, index=False, float_format="%.6g"))
     text = to_markdown(df)
-    (args.out / "heldout.md").write_text(text)
+    atomic_write(args.out / "heldout.md", lambda p: p.write_text(text))
     print(text, end="")
     return 0
 

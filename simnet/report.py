@@ -21,6 +21,11 @@ def rd_cost(summary: pd.DataFrame, lmbda: float, column: str = "nmse_report_db")
     return lmbda * 10.0 ** (summary[column] / 10.0) + summary.total_bits_per_dim
 
 
+def interval_label(interval_m: float) -> str:
+    """An update interval for tables: ``"never"`` for an infinite (or missing) one, else ``"4 m"``."""
+    return "never" if not np.isfinite(interval_m) else f"{interval_m:g} m"
+
+
 def markdown_table(table: pd.DataFrame, columns: Sequence[str] | None = None) -> list[str]:
     """``table`` (or some of its columns) as markdown lines (4 significant digits)."""
     cols = list(columns or table.columns)

@@ -24,6 +24,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 from simnet.errors import ConfigError  # noqa: E402
+from simnet.report import interval_label  # noqa: E402
 
 
 def run_congestion(scenario_path: str, counts: list[int], disciplines: list[str], out: Path,
@@ -260,16 +261,14 @@ def optima_markdown(opt: pd.DataFrame) -> str:
              "J | best interval (max MRT SE) | max offered load |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
 
-    def name(v: float) -> str:
-        return "never" if not np.isfinite(v) else f"{v:g} m"
-
     for key, b in se.iterrows():
         bj = j.loc[key]
         pm = f" ± {b.vs_never_stderr:.4f}" if np.isfinite(b.vs_never_stderr) else ""
-        lines.append(f"| {key[0]} | {key[1]} | {name(b.interval_m)} | {b.se_zf_bps_hz:.4f} | {b.vs_never:+.4f}{pm} | "
-                     f"{b.margin:.4f} | {b.nmse_db:.2f} | {b.mean_csi_age_ms:.1f} | {b.uplink_utilisation:.2f} | "
+        lines.append(f"| {key[0]} | {key[1]} | {interval_label(b.interval_m)} | {b.se_zf_bps_hz:.4f} | "
+                     f"{b.vs_never:+.4f}{pm} | {b.margin:.4f} | {b.nmse_db:.2f} | {b.mean_csi_age_ms:.1f} | "
+                     f"{b.uplink_utilisation:.2f} | "
                      f"{b.offered_load:.2f} | "
-                     f"{name(bj.interval_m)} | {bj.value:.4f} | {name(mrt.loc[key].interval_m)} | "
+                     f"{interval_label(bj.interval_m)} | {bj.value:.4f} | {interval_label(mrt.loc[key].interval_m)} | "
                      f"{b.max_offered_load:.2f} |")
     return "\n".join(lines) + "\n"
 
