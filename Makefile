@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SCENARIO ?= scenarios/o2_dynamic.yaml
 
-.PHONY: setup run smoke test lint typecheck bench clean
+.PHONY: setup run smoke test test-float-path lint typecheck bench clean
 
 setup: $(VENV)/.installed
 
@@ -23,6 +23,11 @@ smoke: setup
 
 test: setup
 	$(PY) -m pytest -q
+
+# The same suite on torch's and oneDNN's plain float path (no AVX): what must be exact on every CPU
+# (symbols, streams, payloads, tables) is asserted exactly there too, floats within their tolerances.
+test-float-path: setup
+	ATEN_CPU_CAPABILITY=default ONEDNN_MAX_CPU_ISA=SSE41 $(PY) -m pytest -q
 
 lint: setup
 	$(VENV)/bin/ruff check simnet policies tests benchmarks run_sim.py

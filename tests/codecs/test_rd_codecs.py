@@ -13,6 +13,7 @@ from simnet.codecs.normalization import denormalize, norm_code, normalize
 from simnet.errors import ConfigError, DataError
 from tests.codecs.conftest import few_path_channels
 from tests.codecs.test_reference_reconstructions import _codec as _reference_codec
+from tests.codecs.test_reference_reconstructions import assert_close_per_report
 
 RD_CODECS = ["rd-cnn", "rd-cnn-paper"]
 
@@ -151,18 +152,31 @@ def test_training_reduces_the_rd_loss_and_real_bits_track_the_estimate() -> None
 
 @pytest.mark.parametrize("case", ["rd-cnn-default", "rd-cnn-paper-16x16"])
 def test_batches_split_report_by_report(case: str) -> None:
-    """The simulator codes one report per call: a batch must give the same streams and reconstructions."""
+    """The simulator codes one report per call: a batch must give the same streams and reconstructions.
+
+    Streams are exact. The per-bin codec's reconstructions are exact too; a conv decoder's may differ in
+    the last bits between batch sizes on some float paths (oneDNN picks another convolution kernel for
+    batch 1 under ``ONEDNN_MAX_CPU_ISA=SSE41``: 5e-6 relative measured), so those are compared with
+    the reference test's tolerance.
+    """
     codec = _reference_codec(case)
     h = few_path_channels(24, codec.num_bs_ant, codec.num_subcarriers, seed=5)
     h[3] *= 0  # a zero report inside the batch
     streams = codec.compress(h)
     h_hat = codec.decompress(streams)
+
+    def check(part: np.ndarray, whole: np.ndarray) -> None:
+        if case == "rd-cnn-default":
+            np.testing.assert_array_equal(part, whole)
+        else:
+            assert_close_per_report(part, whole)
+
     for i in range(len(h)):
         assert codec.compress(h[i : i + 1])[0] == streams[i]
-        np.testing.assert_array_equal(codec.decompress([streams[i]])[0], h_hat[i])
+        check(codec.decompress([streams[i]]), h_hat[i : i + 1])
     for lo, hi in ((0, 5), (5, 17), (17, 24)):
         assert codec.compress(h[lo:hi]) == streams[lo:hi]
-        np.testing.assert_array_equal(codec.decompress(streams[lo:hi]), h_hat[lo:hi])
+        check(codec.decompress(streams[lo:hi]), h_hat[lo:hi])
 
 
 def test_shipped_codec_real_bits_track_the_estimate() -> None:
