@@ -14,12 +14,14 @@ from simnet.codecs.common import RDCodec, rd_loss
 from simnet.codecs.raw import RawCodec
 from simnet.codecs.rd_cnn import RDCNN
 from simnet.codecs.rd_cnn_paper import RDCNNPaper
+from simnet.codecs.rd_crnet import RDCRNet
 
 __all__ = [
     "CODECS",
     "Codec",
     "RDCNN",
     "RDCNNPaper",
+    "RDCRNet",
     "RDCodec",
     "RawCodec",
     "data_hash",

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from simnet.codecs.angular_delay import angular_delay_pair, default_bs_array
 from simnet.codecs.base import register_codec
 from simnet.codecs.common import RDCodec
 from simnet.entropy import FactorizedPrior
@@ -13,38 +14,6 @@ from simnet.errors import ConfigError
 
 DEFAULT_DELAY_TAPS = 32
 DEFAULT_PRECURSOR_TAPS = 2
-
-
-def _unitary_dft(n: int) -> np.ndarray:
-    k = np.arange(n)
-    return np.exp(-2j * np.pi * np.outer(k, k) / n) / np.sqrt(n)
-
-
-class _ComplexLinear2D(nn.Module):
-    """Fixed x -> L @ x @ R on complex [B, M, N] tensors, done as real matmuls (so FLOP counters see it)."""
-
-    left_re: torch.Tensor
-    left_im: torch.Tensor
-    right_re: torch.Tensor
-    right_im: torch.Tensor
-
-    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
-        super().__init__()
-        for name, mat in (("left", left), ("right", right)):
-            self.register_buffer(f"{name}_re", torch.tensor(mat.real, dtype=torch.float32), persistent=False)
-            self.register_buffer(f"{name}_im", torch.tensor(mat.imag, dtype=torch.float32), persistent=False)
-
-    def forward(self, re: torch.Tensor, im: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        a_re = re @ self.right_re - im @ self.right_im
-        a_im = re @ self.right_im + im @ self.right_re
-        # left product as one 2-D matmul over the flattened batch (a broadcast bmm is ~10x slower on CPU)
-        shape = a_re.shape
-        a_re_t = a_re.transpose(1, 2).reshape(-1, shape[1])
-        a_im_t = a_im.transpose(1, 2).reshape(-1, shape[1])
-        out_re = a_re_t @ self.left_re.T - a_im_t @ self.left_im.T
-        out_im = a_im_t @ self.left_re.T + a_re_t @ self.left_im.T
-        back = (shape[0], shape[2], -1)
-        return out_re.reshape(back).transpose(1, 2), out_im.reshape(back).transpose(1, 2)
 
 
 @register_codec("rd-cnn")
@@ -95,15 +64,11 @@ class RDCNN(RDCodec):
             num_delay_taps = min(DEFAULT_DELAY_TAPS, num_subcarriers)
         if num_precursor_taps is None:
             num_precursor_taps = min(DEFAULT_PRECURSOR_TAPS, num_delay_taps - 1)
-        if not 1 <= num_delay_taps <= num_subcarriers:
-            raise ConfigError(f"rd-cnn num_delay_taps = {num_delay_taps}: must be in [1, num_subcarriers]")
-        if not 0 <= num_precursor_taps < num_delay_taps:
-            raise ConfigError(f"rd-cnn num_precursor_taps = {num_precursor_taps}: must be in [0, taps - 1]")
         if bs_array is None:
-            side = int(round(np.sqrt(num_bs_ant)))
-            bs_array = (side, side) if side * side == num_bs_ant else (1, num_bs_ant)
-        if len(bs_array) != 2 or int(np.prod(bs_array)) != num_bs_ant:
-            raise ConfigError(f"rd-cnn bs_array = {bs_array}: rows * cols must be num_bs_ant ({num_bs_ant})")
+            bs_array = default_bs_array(num_bs_ant)
+        self.to_angular_delay, self.from_angular_delay = angular_delay_pair(
+            num_bs_ant, num_subcarriers, num_delay_taps, num_precursor_taps, bs_array, "rd-cnn"
+        )
         if not init_step > 0:
             raise ConfigError(f"rd-cnn init_step = {init_step}: must be > 0")
         self.config = {
@@ -111,11 +76,6 @@ class RDCNN(RDCodec):
             "num_precursor_taps": num_precursor_taps, "bs_array": [int(v) for v in bs_array],
             "init_step": float(init_step), "seed": seed,
         }  # fmt: skip
-        taps = (np.arange(num_delay_taps) - num_precursor_taps) % num_subcarriers
-        delay = np.conj(_unitary_dft(num_subcarriers))[:, taps]  # [S, T]: h(s) -> g(tau), tau = taps
-        angle = np.kron(_unitary_dft(int(bs_array[0])), _unitary_dft(int(bs_array[1])))
-        self.to_angular_delay = _ComplexLinear2D(angle, delay)
-        self.from_angular_delay = _ComplexLinear2D(np.conj(angle).T, np.conj(delay).T)
         self.num_delay_taps = num_delay_taps
         num_bins = num_bs_ant * num_delay_taps
         self.analysis_net = _BinScale(num_bins, -np.log(init_step))

@@ -13,7 +13,7 @@ from simnet.errors import DataError
 from tests.codecs.conftest import few_path_channels
 
 
-@pytest.mark.parametrize("name", ["rd-cnn", "rd-cnn-paper"])
+@pytest.mark.parametrize("name", ["rd-cnn", "rd-cnn-paper", "rd-crnet"])
 def test_save_load_roundtrip_gives_identical_streams(name: str, tmp_path: Path) -> None:
     codec = CODECS.make(name, num_bs_ant=8, num_subcarriers=8, seed=1).eval()
     path = save_codec(codec, tmp_path / "c.pt", lmbda=2.0, data_hash="abc")
