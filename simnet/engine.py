@@ -187,7 +187,7 @@ def run_variant(world: World, spec: PolicySpec, progress: ProgressFn | None = No
         policy.reset(rng)
         bs.ues.append(UserEquipment(
             env, u, smp, world.h[u], world.report_every, copy.deepcopy(world.codec), policy, uplink,
-            bs.install_free, rng, sc.ues.window_max, sc.ues.seconds_per_step, log))
+            bs.install_free, rng, sc.ues.window_max, sc.ues.seconds_per_step, log, sc.uplink.report_crc))
     t_end = world.t_end_s
     steps = 50
     for k in range(1, steps + 1):
