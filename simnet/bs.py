@@ -11,6 +11,7 @@ import numpy as np
 import simpy
 
 from simnet.beamforming import cosine_similarity, mrt_se, nmse, zf_se
+from simnet.crc import passes
 from simnet.mobility import TrackSamples
 from simnet.ue import UserEquipment, decoder_fingerprint
 from simnet.uplink import Packet
@@ -36,7 +37,9 @@ class BaseStation:
             channel is scaled by its track-average gain (large-scale power control), so ``snr_db`` is the
             SNR a UE sees on average from one antenna, and MRT with perfect CSI adds the array gain.
         slot_period_s: downlink slot period [s].
-        log: where the BS appends one dict per decoded report and per slot and UE.
+        log: where the BS appends one dict per received report and per slot and UE. A report whose CRC
+            (``uplink.report_crc``) fails is lost: the previous CSI stays, its row has ``crc_ok`` False and NaN
+            errors; with a CRC the rows also carry ``crc_bits`` (L, counted in ``latent_bits``).
     """
 
     def __init__(
@@ -88,20 +91,26 @@ class BaseStation:
         ue, v = packet.ue, packet.meta["version"]
         if v not in self.decoders[ue]:
             raise AssertionError(f"UE {ue} encoded with model version {v} that the BS does not hold")
-        h_hat = self.decoders[ue][v].decompress([packet.payload])[0]
+        crc_ok = passes(packet.payload, packet.check)
+        h_hat = self.decoders[ue][v].decompress([packet.payload])[0] if crc_ok else None
         self._in_flight[ue][v] -= 1
         self._prune(ue)
         i = packet.meta["sample"]
-        self.latest[ue] = Reconstruction(h_hat=h_hat, t_measure_s=packet.meta["t_measure_s"], version=v)
-        h_meas = self.h[ue][i]
-        h_use = self.h[ue][int(self.samples[ue].index_at(self.env.now))]
-        self.log["reports"].append({
+        row: dict[str, Any] = {
             "ue": ue, "report": packet.meta["report"], "sample": i, "version": v,
             "distance_m": float(self.samples[ue].s_m[i]), "t_measure_s": packet.meta["t_measure_s"],
             "t_enqueue_s": packet.t_enqueue_s, "t_deliver_s": packet.t_deliver_s, "latent_bits": packet.bits,
-            "nmse_report": float(nmse(h_meas, h_hat)), "nmse_at_delivery": float(nmse(h_use, h_hat)),
-            "cosine_sim": float(cosine_similarity(h_meas, h_hat)),
-        })
+            "nmse_report": float("nan"), "nmse_at_delivery": float("nan"), "cosine_sim": float("nan"),
+        }
+        if packet.check.name is not None:  # columns only with a CRC, so tables without one stay as they were
+            row.update(crc_bits=packet.check.num_bits, crc_ok=crc_ok)
+        if h_hat is not None:
+            self.latest[ue] = Reconstruction(h_hat=h_hat, t_measure_s=packet.meta["t_measure_s"], version=v)
+            h_meas = self.h[ue][i]
+            h_use = self.h[ue][int(self.samples[ue].index_at(self.env.now))]
+            row.update(nmse_report=float(nmse(h_meas, h_hat)), nmse_at_delivery=float(nmse(h_use, h_hat)),
+                       cosine_sim=float(cosine_similarity(h_meas, h_hat)))
+        self.log["reports"].append(row)
 
     def _on_update(self, packet: Packet) -> None:
         ue_obj = self.ues[packet.ue]

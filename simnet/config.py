@@ -61,6 +61,8 @@ class UplinkConfig:
     rate_bps: float = field(default=1e6, metadata={"gt": 0})
     discipline: Literal["fifo", "csi-first"] = "fifo"
     latency_s: float = field(default=0.0, metadata={"ge": 0})
+    # CRC per CSI report (simnet.crc): none, the NR UCI rule (CRC11 for the usual >= 20 payload bits), or fixed
+    report_crc: Literal["none", "nr", "crc6", "crc11", "crc16", "crc24c"] = "none"
 
 
 @dataclass(frozen=True, config=_STRICT)

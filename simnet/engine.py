@@ -39,7 +39,7 @@ class World:
         report_every: a report every this many samples.
         ue_seeds: per UE, the seed of its own generator (the same in every variant).
         channel_info: what channel source and data were really used (for the manifest).
-        codec_info: which codec and checkpoint were used, and its ``lmbda``.
+        codec_info: which codec and checkpoint (path and SHA-256) were used, and its ``lmbda``.
     """
 
     scenario: Scenario
@@ -81,6 +81,7 @@ def build_codec(block: Block, system: SystemConfig, where: str = "scenario") -> 
             path = resolve_checkpoint(str(ckpt), where)
             codec = load_codec(path)
             info["checkpoint_path"] = str(path)
+            info["checkpoint_sha256"] = codec.checkpoint_sha256
         else:
             codec = CODECS.get(block.type)(num_bs_ant=system.num_bs_ant,
                                            num_subcarriers=system.num_subcarriers, **kwargs)
@@ -114,7 +115,7 @@ def resolve_checkpoint(name: str, where: str = "scenario", key: str = "codec.che
     if name == "default":
         return default_checkpoint()
     for cand in (Path(name), shipped / name, shipped / f"{name}.pt"):
-        if cand.is_file():
+        if cand.exists():  # a directory or unreadable file is named by load_codec, not reported as missing
             return cand
     known = ", ".join(sorted(p.stem for p in shipped.glob("*.pt")))
     prefix = ": ".join(part for part in (where, key) if part)
@@ -186,7 +187,7 @@ def run_variant(world: World, spec: PolicySpec, progress: ProgressFn | None = No
         policy.reset(rng)
         bs.ues.append(UserEquipment(
             env, u, smp, world.h[u], world.report_every, copy.deepcopy(world.codec), policy, uplink,
-            bs.install_free, rng, sc.ues.window_max, sc.ues.seconds_per_step, log))
+            bs.install_free, rng, sc.ues.window_max, sc.ues.seconds_per_step, log, sc.uplink.report_crc))
     t_end = world.t_end_s
     steps = 50
     for k in range(1, steps + 1):

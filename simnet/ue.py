@@ -10,6 +10,7 @@ import simpy
 
 from policies.base import Observation, Policy, UpdateResult
 from simnet.beamforming import nmse, to_db
+from simnet.crc import protect
 from simnet.mobility import TrackSamples
 from simnet.uplink import Packet, Uplink
 
@@ -41,6 +42,8 @@ class UserEquipment:
         window_max: most samples kept for fine-tuning.
         seconds_per_step: simulated compute time of one optimisation step [s].
         log: where the UE appends one dict per report and per fine-tune.
+        report_crc: the CRC each report carries (``uplink.report_crc``: ``"none"``, ``"nr"`` or a generator
+            of :mod:`simnet.crc`); its bits go into the report's uplink packet.
     """
 
     def __init__(
@@ -58,6 +61,7 @@ class UserEquipment:
         window_max: int,
         seconds_per_step: float,
         log: dict[str, list[dict[str, Any]]],
+        report_crc: str = "none",
     ) -> None:
         self.env = env
         self.index = index
@@ -73,6 +77,7 @@ class UserEquipment:
         self.window_max = window_max
         self.seconds_per_step = seconds_per_step
         self.log = log
+        self.report_crc = report_crc
         self.busy = False
         self.window_start = 0
         self._pending: tuple[UpdateResult, int] | None = None
@@ -89,7 +94,8 @@ class UserEquipment:
         stream, h_ue = streams[0], h_ue_batch[0]
         nmse_db = float(to_db(nmse(self.h[i], h_ue)))
         meta = {"report": k, "sample": i, "version": self.version, "t_measure_s": env.now}
-        self.uplink.send(Packet(ue=self.index, kind="csi", payload=stream, meta=meta))
+        check = protect(stream, self.report_crc)
+        self.uplink.send(Packet(ue=self.index, kind="csi", payload=stream, meta=meta, check=check))
         obs = Observation(
             t_s=env.now,
             distance_m=float(self.samples.s_m[i]),

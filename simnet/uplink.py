@@ -13,6 +13,10 @@ from typing import Any, Literal
 
 import simpy
 
+from simnet.crc import ReportCheck
+
+NO_CHECK = ReportCheck(None)
+
 PacketKind = Literal["csi", "update"]
 Discipline = Literal["fifo", "csi-first"]
 
@@ -24,8 +28,9 @@ class Packet:
     Attributes:
         ue: sender index.
         kind: ``"csi"`` (a report's latent bitstream) or ``"update"`` (a model-update bitstream).
-        payload: the real bytes; ``bits = 8 * len(payload)``.
+        payload: the real bytes; ``bits = 8 * len(payload) + check.num_bits``.
         meta: sender's bookkeeping carried to the receiver (report index, model version...).
+        check: the CRC sent after the payload (``uplink.report_crc``; none by default).
         t_enqueue_s, t_start_s, t_deliver_s: timeline [s] filled in by the uplink.
     """
 
@@ -33,6 +38,7 @@ class Packet:
     kind: PacketKind
     payload: bytes
     meta: dict[str, Any] = field(default_factory=dict)
+    check: ReportCheck = NO_CHECK
     t_enqueue_s: float = float("nan")
     t_start_s: float = float("nan")
     t_deliver_s: float = float("nan")
@@ -40,7 +46,7 @@ class Packet:
 
     @property
     def bits(self) -> int:
-        return 8 * len(self.payload)
+        return 8 * len(self.payload) + self.check.num_bits
 
 
 class Uplink:

@@ -71,26 +71,59 @@ def _read_npy_checked(path: Path, meta: dict[str, Any]) -> np.ndarray | None:
     return h if crc == meta["crc32"] else None
 
 
+def _sidecar_ok(meta: Any) -> bool:
+    """A sidecar of the shape we write: {"format": int, "key": str, "shape": [int...], "dtype": str, "crc32": int}."""
+    return (
+        isinstance(meta, dict)
+        and isinstance(meta.get("key"), str)
+        and isinstance(meta.get("dtype"), str)
+        and type(meta.get("crc32")) is int
+        and isinstance(meta.get("shape"), list)
+        and all(type(n) is int and n >= 0 for n in meta["shape"])
+    )
+
+
 def _load(npy: Path, sidecar: Path, key: str) -> np.ndarray | None:
     """The cached H if both files are complete and the key and CRC-32 match, else None."""
     try:
         meta = json.loads(sidecar.read_text())
-        if meta.get("key") != key or meta.get("format") != CACHE_FORMAT_VERSION:
+        if not _sidecar_ok(meta) or meta["key"] != key or meta.get("format") != CACHE_FORMAT_VERSION:
             return None
         return _read_npy_checked(npy, meta)
     except (OSError, ValueError, KeyError, TypeError, EOFError):
         return None
 
 
+def _file_mode() -> int:
+    """0o666 less the process umask: what ``open()`` would give a new file (mkstemp alone gives 0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def _atomic_write(folder: Path, target: Path, suffix: str, write: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=suffix + ".tmp")
     try:
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _usable_folder(cache_dir: str | os.PathLike[str]) -> Path | None:
+    """The cache folder, created if missing; None (after one warning) if it cannot be one."""
+    folder = Path(cache_dir)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        reason = "it is a file" if folder.exists() and not folder.is_dir() else err.strerror or type(err).__name__
+        warnings.warn(f"channel cache folder {folder} cannot be used ({reason}); running without the channel "
+                      f"cache (give --cache-dir a writable folder or --no-cache)", RuntimeWarning, stacklevel=3)
+        return None
+    return folder
 
 
 def cached_channels(
@@ -103,7 +136,10 @@ def cached_channels(
     array. A hit re-reads H and recomputes its CRC-32 before use (~0.3 s for the 324 MiB quadriga_track on
     this machine); a missing, truncated, mismatching or corrupt entry is regenerated with a warning, never
     used. CRC-32 catches accidental corruption (any burst up to 32 bits, else all but 2^-32 of random
-    damage); it is not a defence against deliberate tampering. Writes are atomic (temp file + rename).
+    damage); it is not a defence against deliberate tampering. Writes are atomic (temp file + rename) and
+    the files get the user's umask like any other file. A cache folder that cannot be created or written
+    (a file, read-only) or an entry that is a directory costs a warning, never the run: the channels are
+    then computed and used without being stored.
 
     Args:
         source: any channel source (its ``params()`` enter the key when it has one).
@@ -113,12 +149,15 @@ def cached_channels(
     Returns:
         h: [N, num_bs_ant, num_subcarriers], complex64.
     """
-    if cache_dir is None:
+    folder = None if cache_dir is None else _usable_folder(cache_dir)
+    if folder is None:
         return source.channels(pos_m, t_s)
-    folder = Path(cache_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     key = channel_cache_key(source, pos_m, t_s)
     npy, sidecar = folder / f"{key}.npy", folder / f"{key}.json"
+    if npy.is_dir() or sidecar.is_dir():
+        warnings.warn(f"channel cache entry {npy} (or its .json) is a directory, not a file; these channels are "
+                      f"computed without caching (remove it to cache them again)", RuntimeWarning, stacklevel=2)
+        return source.channels(pos_m, t_s)
     if npy.exists() or sidecar.exists():
         h = _load(npy, sidecar, key)
         if h is not None:
@@ -134,6 +173,11 @@ def cached_channels(
         "dtype": h.dtype.str,
         "crc32": _crc32(h),
     }
-    _atomic_write(folder, npy, ".npy", lambda fh: np.lib.format.write_array(fh, h, allow_pickle=False))
-    _atomic_write(folder, sidecar, ".json", lambda fh: fh.write(json.dumps(meta).encode()))
+    try:
+        _atomic_write(folder, npy, ".npy", lambda fh: np.lib.format.write_array(fh, h, allow_pickle=False))
+        _atomic_write(folder, sidecar, ".json", lambda fh: fh.write(json.dumps(meta).encode()))
+    except OSError as err:  # read-only folder, full disk: the run goes on without storing this entry
+        warnings.warn(f"channel cache folder {folder} cannot be written ({err.strerror or err}); running without "
+                      f"storing channels there (give --cache-dir a writable folder or --no-cache)",
+                      RuntimeWarning, stacklevel=2)
     return h

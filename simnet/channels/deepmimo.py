@@ -50,6 +50,29 @@ def upa_offsets_m(
     return local @ rot.T
 
 
+def params_path(root: Path) -> Path:
+    """Where a scenario's ``params.json`` is: at the top (static scenarios, simnet's export) or, as deepmimo lays
+    out dynamic scenarios, inside each scene folder, where deepmimo's own loader reads the first one's."""
+    top = root / "params.json"
+    if top.exists():
+        return top
+    scene_dirs = sorted(d for d in root.iterdir() if d.is_dir() and (d / "params.json").is_file())
+    return scene_dirs[0] / "params.json" if scene_dirs else top
+
+
+def _read_params(root: Path) -> dict[str, Any]:
+    path = params_path(root)
+    try:
+        params = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
+        raise DataError(f"DeepMIMO scenario {root} has no readable params.json, neither at the top nor in a scene "
+                        f"folder ({path}: {reason}); re-download it") from None
+    if not isinstance(params, dict):
+        raise DataError(f"DeepMIMO scenario {root}: {path} is not a params object; re-download it")
+    return params
+
+
 def _load(folder: Path, scenario: str, bs_index: int, max_paths: int) -> tuple[list[dict[str, np.ndarray]], dict]:
     """Ray arrays per scene (NaN-padded [N, P]) and params.json, without prompts or chatter."""
     root = folder / scenario
@@ -61,17 +84,17 @@ def _load(folder: Path, scenario: str, bs_index: int, max_paths: int) -> tuple[l
         )
     if scenario != scenario.lower():
         raise DataError(f"DeepMIMO scenario folder {root} must be lowercase (deepmimo lowercases names); rename it")
-    try:
-        params = json.loads((root / "params.json").read_text())
-    except (OSError, ValueError) as err:
-        raise DataError(f"DeepMIMO scenario {root} has no readable params.json ({err}); re-download it") from err
+    params = _read_params(root)
     try:
         import deepmimo as dm  # noqa: PLC0415  (optional dependency)
     except ImportError as err:
         raise ConfigError("channel type deepmimo needs the deepmimo package: pip install 'deepmimo>=4,<5'") from err
-    txs = [
-        (int(v["id"]), i) for _, v in sorted(params["txrx_sets"].items()) if v["is_tx"] for i in range(v["num_points"])
-    ]
+    try:
+        txs = [(int(v["id"]), i) for _, v in sorted(params["txrx_sets"].items()) if v["is_tx"]
+               for i in range(v["num_points"])]
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise DataError(f"DeepMIMO scenario {root}: its params.json has no valid txrx_sets ({type(err).__name__}: "
+                        f"{err}); re-download it") from None
     if not 0 <= bs_index < len(txs):
         raise ConfigError(f"channel.bs_index = {bs_index}: scenario {scenario!r} has {len(txs)} BS (0..{len(txs) - 1})")
     tx_set, tx_idx = txs[bs_index]
@@ -150,7 +173,11 @@ class DeepMIMOSource:
         self.scenes, params = _load(self.folder, scenario, self.bs_index, max_paths or 2**31 - 1)
         extra = params.get("simnet", {})
         self.first_scene = int(extra.get("first_scene_index", 0))
-        carrier = float(carrier_hz if carrier_hz is not None else params["rt_params"]["frequency"])
+        try:
+            carrier = float(carrier_hz if carrier_hz is not None else params["rt_params"]["frequency"])
+        except (KeyError, TypeError, ValueError):
+            raise DataError(f"DeepMIMO scenario {scenario!r}: its params.json has no rt_params.frequency; give "
+                            f"channel.carrier_hz or re-download it") from None
         rows_cols = (int(bs_array[0]), int(bs_array[1]))
         self.meta = ChannelMeta(
             carrier,

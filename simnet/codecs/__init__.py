@@ -9,6 +9,8 @@ from simnet.codecs.checkpoint import (
     load_codec,
     save_codec,
     shipped_checkpoints,
+    shipped_sha256,
+    verify_checkpoint,
 )
 from simnet.codecs.common import RDCodec, rd_loss
 from simnet.codecs.raw import RawCodec
@@ -31,4 +33,6 @@ __all__ = [
     "register_codec",
     "save_codec",
     "shipped_checkpoints",
+    "shipped_sha256",
+    "verify_checkpoint",
 ]

@@ -1,8 +1,16 @@
-"""Codec checkpoints: weights + constructor config + training metadata, loaded with weights_only=True."""
+"""Codec checkpoints: weights + constructor config + training metadata, verified, then loaded with weights_only=True.
+
+Every checkpoint is a zip archive (``torch.save``'s format) whose members carry CRC-32s that ``torch.load``
+never checks; :func:`verify_checkpoint` checks them all, and for the shipped checkpoints also the SHA-256
+listed in ``checkpoints/SHA256SUMS`` (``sha256sum`` format), before any byte is unpickled.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import io
+import os
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +23,7 @@ from simnet.errors import DataError, SimnetError
 CHECKPOINT_FORMAT = "simnet-codec/1"
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 DEFAULT_CHECKPOINT = "rd-cnn_lambda1.pt"  # the low-rate point, as the core paper fine-tunes
+SHA256_LIST = CHECKPOINT_DIR / "SHA256SUMS"
 
 
 def default_checkpoint() -> Path:
@@ -25,6 +34,72 @@ def default_checkpoint() -> Path:
 def shipped_checkpoints() -> list[Path]:
     """All shipped checkpoints, sorted by name."""
     return sorted(CHECKPOINT_DIR.glob("*.pt"))
+
+
+def shipped_sha256() -> dict[str, str]:
+    """The shipped checkpoints' SHA-256 list: file name -> hex digest (empty if the list is missing)."""
+    if not SHA256_LIST.is_file():
+        return {}
+    digests: dict[str, str] = {}
+    for line in SHA256_LIST.read_text().splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            digests[name.lstrip("*")] = digest
+    return digests
+
+
+def _record_shipped_sha256(path: Path) -> None:
+    """Enter (or replace) ``path``'s digest in the shipped list, so a regenerated shipped checkpoint verifies."""
+    digests = shipped_sha256()
+    digests[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    text = "".join(f"{digests[name]}  {name}\n" for name in sorted(digests))
+    tmp = SHA256_LIST.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, SHA256_LIST)
+
+
+def verify_checkpoint(path: str | Path) -> tuple[bytes, str]:
+    """Read a checkpoint file and check it before anything is unpickled.
+
+    Checks: it is a regular file; it is a zip archive whose every member matches its CRC-32; and, for a file
+    in the shipped folder that ``SHA256SUMS`` lists, that its SHA-256 is the listed one.
+
+    Returns:
+        (the file's bytes, their SHA-256 in hex).
+
+    Raises:
+        DataError: one line naming the file, what is wrong and the fix.
+    """
+    path = Path(path)
+    name = repr(str(path))
+    if path.is_dir():
+        raise DataError(f"codec checkpoint {name} is a directory; give the path of a .pt file inside it")
+    if not path.is_file():
+        raise DataError(f"codec checkpoint {name} not found; run `simnet pretrain` or fix the path")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise DataError(f"codec checkpoint {name} cannot be read ({err.strerror}); fix its permissions") from None
+    digest = hashlib.sha256(data).hexdigest()
+    fix = "restore it (reinstall simnet or `git checkout` it) or run `simnet pretrain` again"
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            bad_member = archive.testzip()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, NotImplementedError) as err:
+        if not data.startswith(b"PK"):
+            raise DataError(f"codec checkpoint {name} is not a checkpoint (not the zip archive torch.save writes); "
+                            f"give a file written by `simnet pretrain`") from None
+        raise DataError(f"codec checkpoint {name} is corrupt ({err}); {fix}") from None
+    except Exception as err:  # zlib.error and friends from a damaged member's compressed data
+        raise DataError(f"codec checkpoint {name} is corrupt ({type(err).__name__}: {err}); {fix}") from None
+    if bad_member is not None:
+        raise DataError(f"codec checkpoint {name} is corrupt (member {bad_member!r} fails its CRC-32); {fix}")
+    if path.resolve().parent == CHECKPOINT_DIR.resolve():
+        expected = shipped_sha256().get(path.name)
+        if expected is not None and expected != digest:
+            raise DataError(f"shipped codec checkpoint {name} has SHA-256 {digest[:16]}..., not the "
+                            f"{expected[:16]}... listed in {SHA256_LIST.name}; {fix}")
+    return data, digest
 
 
 def data_hash(h: np.ndarray) -> str:
@@ -63,6 +138,8 @@ def save_codec(codec: torch.nn.Module, path: str | Path, **meta: Any) -> Path:
         "meta": meta,
     }
     torch.save(blob, path)
+    if path.resolve().parent == CHECKPOINT_DIR.resolve():
+        _record_shipped_sha256(path)
     return path
 
 
@@ -75,16 +152,16 @@ def load_codec(path: str | Path, **overrides: Any) -> Any:
             scenario); a disagreement is a DataError naming the key.
 
     Returns:
-        The codec in eval mode, with ``checkpoint_meta`` (the saved metadata) attached.
+        The codec in eval mode, with ``checkpoint_meta`` (the saved metadata) and ``checkpoint_sha256`` (the
+        file's SHA-256, hex) attached.
 
     Raises:
-        DataError: missing, corrupt or mismatched file.
+        DataError: missing, corrupt (see :func:`verify_checkpoint`) or mismatched file.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"codec checkpoint {str(path)!r} not found; run `simnet pretrain` or fix the path")
+    data, digest = verify_checkpoint(path)
     try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
+        blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as err:
         raise DataError(f"codec checkpoint {str(path)!r} is corrupt or not a checkpoint ({err})") from None
     if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
@@ -106,4 +183,5 @@ def load_codec(path: str | Path, **overrides: Any) -> Any:
         raise DataError(f"codec checkpoint {str(path)!r} does not match its codec type: {first}") from None
     codec.eval()
     codec.checkpoint_meta = dict(blob.get("meta", {}))
+    codec.checkpoint_sha256 = digest
     return codec

@@ -10,7 +10,8 @@ model), then the report's latent symbols as laid out by :class:`simnet.entropy_c
 headers for the symbols that are almost always at their table's mode, the other symbols by table width,
 the symbols after each block's first deviation, the exact values of escaped symbols). A packed stream
 (several reports) starts with the report count (Elias-gamma style), then all norm codes, then the reports
-one after the other. No checksum bits are spent: a decoded stream is accepted only if re-encoding its
+one after the other. The stream spends no checksum bits (``uplink.report_crc`` can add a CRC per report beside
+it, see :mod:`simnet.crc`): a decoded stream is accepted only if re-encoding its
 symbols reproduces it byte for byte (valid streams are canonical), which rejects every truncated, padded or
 altered stream that is not itself the exact stream of some other symbol sequence.
 """

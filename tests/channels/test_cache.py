@@ -70,3 +70,72 @@ def test_corrupt_file_is_regenerated_with_warning(tmp_path, source, damage: str)
     assert source.calls == 2
     np.testing.assert_array_equal(again, h)
     assert cached_channels(source, pos, t, tmp_path) is not None and source.calls == 2
+
+
+@pytest.mark.parametrize("sidecar_json", ['[1, 2, 3]', '"a string"', "17", "null",
+                                          '{"format": 2, "key": "KEY", "shape": "abc", "dtype": "<c8", "crc32": 1}',
+                                          '{"format": 2, "key": "KEY", "shape": [1, 2, 2, 8], "dtype": 5, "crc32": 1}',
+                                          '{"format": 2, "key": "KEY", "shape": [1, 4, 8], "dtype": "<c8"}'])
+def test_a_sidecar_of_the_wrong_shape_is_a_miss_and_is_regenerated(tmp_path, source, sidecar_json: str) -> None:
+    pos, t = np.array([[30.0, 5.0, 1.5]]), np.zeros(1)
+    h = cached_channels(source, pos, t, tmp_path)
+    (sidecar,) = tmp_path.glob("*.json")
+    sidecar.write_text(sidecar_json.replace("KEY", sidecar.stem))
+    with pytest.warns(RuntimeWarning, match="corrupt"):
+        again = cached_channels(source, pos, t, tmp_path)
+    assert source.calls == 2
+    np.testing.assert_array_equal(again, h)
+    assert json.loads(sidecar.read_text())["key"] == sidecar.stem  # rewritten in our own shape
+
+
+@pytest.mark.parametrize("entry", ["npy", "json"])
+def test_a_cache_entry_that_is_a_directory_is_computed_and_not_stored(tmp_path, source, entry: str) -> None:
+    pos, t = np.array([[30.0, 5.0, 1.5]]), np.zeros(1)
+    key = channel_cache_key(source, pos, t)
+    (tmp_path / f"{key}.{entry}").mkdir()
+    with pytest.warns(RuntimeWarning, match="is a directory"):
+        h = cached_channels(source, pos, t, tmp_path)
+    np.testing.assert_array_equal(h, source.inner.channels(pos, t))
+    assert (tmp_path / f"{key}.{entry}").is_dir() and source.calls == 1
+
+
+def test_a_cache_folder_that_is_a_file_falls_back_to_no_cache(tmp_path, source) -> None:
+    pos, t = np.array([[30.0, 5.0, 1.5]]), np.zeros(1)
+    blocker = tmp_path / "cache"
+    blocker.write_text("I am a file")
+    for folder, reason in ((blocker, "it is a file"), (blocker / "below", "Not a directory")):
+        with pytest.warns(RuntimeWarning, match=f"cache folder .* cannot be used \\({reason}\\); running without"):
+            h = cached_channels(source, pos, t, folder)
+        np.testing.assert_array_equal(h, source.inner.channels(pos, t))
+    assert blocker.read_text() == "I am a file"
+
+
+def test_a_cache_folder_that_cannot_be_written_falls_back_to_no_cache(tmp_path, source, monkeypatch) -> None:
+    import errno
+    import tempfile
+
+    def read_only(*args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    pos, t = np.array([[30.0, 5.0, 1.5]]), np.zeros(1)
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)  # root ignores chmod 555, so fail the write itself
+    with pytest.warns(RuntimeWarning, match="cannot be written \\(Read-only file system\\); running without"):
+        h = cached_channels(source, pos, t, tmp_path)
+    np.testing.assert_array_equal(h, source.inner.channels(pos, t))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cache_files_follow_the_umask(tmp_path, source) -> None:
+    import os
+    import stat
+
+    pos, t = np.array([[30.0, 5.0, 1.5]]), np.zeros(1)
+    for umask, mode in ((0o022, 0o644), (0o077, 0o600), (0o002, 0o664)):
+        old = os.umask(umask)
+        try:
+            folder = tmp_path / f"u{umask:o}"
+            cached_channels(source, pos, t, folder)
+        finally:
+            os.umask(old)
+        modes = {p.suffix: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+        assert modes == {".npy": mode, ".json": mode}

@@ -89,3 +89,42 @@ def test_missing_scenario_is_one_line_data_error(tmp_path, monkeypatch) -> None:
     with pytest.raises(DataError, match=r"'city_x' not found in .*download it") as err:
         DeepMIMOSource(scenario="city_x", scenarios_folder=str(tmp_path))
     assert "\n" not in str(err.value)
+
+
+def _as_deepmimo_lays_out_dynamic(root) -> None:
+    """Move the top-level params.json into every scene folder and none at the top, as deepmimo ships them."""
+    top = root / "params.json"
+    for scene in sorted(p for p in root.iterdir() if p.is_dir()):
+        (scene / "params.json").write_bytes(top.read_bytes())
+    top.unlink()
+
+
+def test_dynamic_scenario_in_deepmimos_own_layout_loads_the_same(tmp_path) -> None:
+    geo = _geometric("o2_dynamic_like")
+    start = geo.tracks(1)[0][0]
+    pos = start + np.array([[0.0, 0.0, 0.0], [0.5, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    period = geo.scene_period_s
+    t = np.array([0.0, 0.5, 1.5]) * period  # scenes 0, 0, 1
+    export_deepmimo(geo, pos, t, tmp_path / "simnet", "dyn")
+    deepmimo_layout = export_deepmimo(geo, pos, t, tmp_path / "deepmimo", "dyn")
+    _as_deepmimo_lays_out_dynamic(deepmimo_layout)
+    assert not (deepmimo_layout / "params.json").exists()
+    assert sorted(p.relative_to(deepmimo_layout).as_posix() for p in deepmimo_layout.rglob("params.json")) == [
+        "scene_0000/params.json", "scene_0001/params.json"]
+    h_simnet = _reader(geo, tmp_path / "simnet", "dyn", scene_period_s=period).channels(pos, t)
+    src = _reader(geo, tmp_path / "deepmimo", "dyn", scene_period_s=period)
+    assert len(src.scenes) == 2
+    np.testing.assert_array_equal(src.channels(pos, t), h_simnet)
+    assert _rel(h_simnet[2:], h_simnet[1:2]).max() > 1e-3  # the second scene really is another snapshot
+
+
+def test_a_scenario_without_any_params_json_names_both_places(tmp_path) -> None:
+    geo = _geometric("o2_dynamic_like")
+    start = geo.tracks(1)[0][0]
+    root = export_deepmimo(geo, start[None], np.zeros(1), tmp_path, "dyn")
+    (root / "params.json").unlink()
+    with pytest.raises(DataError, match="no readable params.json, neither at the top nor in a scene folder"):
+        _reader(geo, tmp_path, "dyn")
+    (root / "params.json").write_text('{"txrx_sets": 5}')
+    with pytest.raises(DataError, match="no valid txrx_sets"):
+        _reader(geo, tmp_path, "dyn")
