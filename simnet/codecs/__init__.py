@@ -1,4 +1,4 @@
-"""Neural CSI codecs behind one interface, registered by name in ``CODECS``."""
+"""CSI codecs (neural and the NR codebooks) behind one interface, registered by name in ``CODECS``."""
 
 from __future__ import annotations
 
@@ -11,13 +11,18 @@ from simnet.codecs.checkpoint import (
     shipped_checkpoints,
 )
 from simnet.codecs.common import RDCodec, rd_loss
+from simnet.codecs.etype2 import EType2Codec
+from simnet.codecs.nr_codebook import CodebookCodec
 from simnet.codecs.raw import RawCodec
 from simnet.codecs.rd_cnn import RDCNN
 from simnet.codecs.rd_cnn_paper import RDCNNPaper
+from simnet.codecs.type1 import Type1Codec
 
 __all__ = [
     "CODECS",
     "Codec",
+    "CodebookCodec",
+    "EType2Codec",
     "RDCNN",
     "RDCNNPaper",
     "RDCodec",
@@ -29,4 +34,5 @@ __all__ = [
     "register_codec",
     "save_codec",
     "shipped_checkpoints",
+    "Type1Codec",
 ]
