@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,8 +83,10 @@ def build_codec(block: Block, system: SystemConfig, where: str = "scenario") -> 
             codec = load_codec(path)
             info["checkpoint_path"] = str(path)
         else:
-            codec = CODECS.get(block.type)(num_bs_ant=system.num_bs_ant,
-                                           num_subcarriers=system.num_subcarriers, **kwargs)
+            factory = CODECS.get(block.type)
+            if "bs_array" in inspect.signature(factory).parameters:  # the codebooks need the array's shape
+                kwargs.setdefault("bs_array", tuple(system.bs_array))
+            codec = factory(num_bs_ant=system.num_bs_ant, num_subcarriers=system.num_subcarriers, **kwargs)
     except ConfigError:
         raise
     except SimnetError as err:

@@ -41,7 +41,7 @@ from simnet.codecs.nr_codebook import (
     combination_from_index,
     combination_index,
 )
-from simnet.errors import ConfigError, DataError
+from simnet.errors import DataError, SimnetError
 
 Fields = tuple[np.ndarray, np.ndarray, int, list[int], np.ndarray, np.ndarray, np.ndarray, int]
 """A report: (q [2], beams n [L], M_initial, taps [M_1], bitmap, amplitude k^(2), phase c [L, M_1], i*)."""
@@ -66,18 +66,18 @@ class EType2Codec(CodebookCodec):
                  pmi_subbands_per_cqi_subband: int = 1) -> None:
         super().__init__(num_bs_ant, num_subcarriers, bs_array, subband_size)
         if param_combination not in PARAM_COMBINATIONS:
-            raise ConfigError(f"codec param_combination = {param_combination!r}: must be one of 1..8 "
+            raise SimnetError(f"param_combination = {param_combination!r}: must be one of 1..8 "
                               f"(38.214 Table 5.2.2.2.5-1)")
         r = pmi_subbands_per_cqi_subband
         if r not in (1, 2):
-            raise ConfigError(f"codec pmi_subbands_per_cqi_subband = {r!r}: must be 1 or 2 (R of 38.214)")
+            raise SimnetError(f"pmi_subbands_per_cqi_subband = {r!r}: must be 1 or 2 (R of 38.214)")
         self.num_beams, p_v, _, beta = PARAM_COMBINATIONS[param_combination]  # L
         num_ports = self.n1 * self.n2
         if self.num_beams > num_ports:
-            raise ConfigError(f"codec param_combination = {param_combination}: L = {self.num_beams} beams need "
+            raise SimnetError(f"param_combination = {param_combination}: L = {self.num_beams} beams need "
                               f"at least {self.num_beams} ports, the array has {num_ports}")
         if param_combination in (7, 8) and (num_ports < 16 or r == 2):
-            raise ConfigError(f"codec param_combination = {param_combination}: needs >= 16 ports and "
+            raise SimnetError(f"param_combination = {param_combination}: needs >= 16 ports and "
                               f"pmi_subbands_per_cqi_subband = 1 (38.214 5.2.2.2.5)")
         self.param_combination, self.r = param_combination, r
         n3 = self.num_subbands
@@ -107,19 +107,30 @@ class EType2Codec(CodebookCodec):
 
     # --------------------------------------------------------------------------------------------- UE
     def _select_beams(self, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """v [B, N3, A] -> (q [B, 2] rotation, n [B, L] ascending beam indices n1 + N1 n2, c [B, L, N3])."""
+        """v [B, N3, A] -> (q [B, 2] rotation, n [B, L] ascending beam indices n1 + N1 n2, c [B, L, N3]).
+
+        In each orthogonal group (q1, q2) the L beams of most projected power are the candidates; the group
+        kept is the one whose K0 strongest delay-domain coefficients capture the most power (with few
+        coefficients, the group with the most power over all L beams can be a worse choice). The returned
+        coefficients are phase-aligned per subband (the strongest beam's coefficient real and positive).
+        """
         n1, n2, o1, o2 = self.n1, self.n2, self.o1, self.o2
         # group (q1, q2) holds the orthogonal beams l = O1 n1 + q1, m = O2 n2 + q2
         groups = self._beams.reshape(n1, o1, n2, o2, -1).transpose(1, 3, 2, 0, 4)  # [q1, q2, n2, n1, A]
         groups = groups.reshape(o1 * o2, n1 * n2, -1)  # beam index n = N1 n2 + n1
         c_all = np.einsum("gna,bta->bgnt", np.conj(groups), v)  # [B, G, N1N2, N3]
         power = np.sum(np.abs(c_all) ** 2, axis=-1)
-        top = np.argsort(-power, axis=-1, kind="stable")[..., : self.num_beams]  # [B, G, L]
-        score = np.take_along_axis(power, top, axis=-1).sum(-1)
-        g = np.argmax(score, axis=-1)  # [B]
-        n = np.sort(top[np.arange(len(v)), g], axis=-1)
-        c = c_all[np.arange(len(v))[:, None], g[:, None], n]  # [B, L, N3]
-        return np.stack([g // o2, g % o2], axis=-1), n, c
+        top = np.sort(np.argsort(-power, axis=-1, kind="stable")[..., : self.num_beams], axis=-1)  # [B, G, L]
+        c = np.take_along_axis(c_all, top[..., None], axis=2)  # [B, G, L, N3]
+        # the eigenvectors' common phase per subband is arbitrary: align the strongest beam to real > 0
+        ref = np.argmax(np.sum(np.abs(c) ** 2, axis=-1), axis=-1)  # [B, G]
+        ref_c = np.take_along_axis(c, ref[..., None, None], axis=2)  # [B, G, 1, N3]
+        c = c * np.exp(-1j * np.angle(ref_c))
+        energy = np.abs(np.fft.fft(c, axis=-1)).reshape(*c.shape[:2], -1) ** 2
+        score = -np.sort(-energy, axis=-1)[..., : self.k0].sum(-1)  # [B, G]
+        g = np.argmax(score, axis=-1)
+        rows = np.arange(len(v))
+        return np.stack([g // o2, g % o2], axis=-1), top[rows, g], c[rows, g]
 
     def _select_taps(self, energy: np.ndarray) -> tuple[list[int], int]:
         """energy [N3] (strongest tap at 0) -> (M_1 taps, 0 first, and M_initial)."""
@@ -145,9 +156,6 @@ class EType2Codec(CodebookCodec):
     def encode_reports(self, h: np.ndarray) -> tuple[list[bytes], np.ndarray]:
         v = subband_directions(h, self.subband_size)  # [B, N3, A]
         q, n, c = self._select_beams(v)
-        # the eigenvectors' common phase per subband is arbitrary: align the strongest beam to real > 0
-        ref = np.argmax(np.sum(np.abs(c) ** 2, axis=-1), axis=-1)
-        c = c * np.exp(-1j * np.angle(c[np.arange(len(c)), ref]))[:, None, :]
         c_tap = np.fft.fft(c, axis=-1) / self.num_subbands  # c_t = sum_n c_tap[n] exp(j 2 pi t n / N3)
         streams, w = [], []
         for b in range(len(h)):

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from simnet.beamforming import SGCS_SUBBAND_SIZE
-from simnet.errors import ConfigError, DataError
+from simnet.errors import DataError, SimnetError
 
 PARAM_COMBINATIONS: dict[int, tuple[int, Fraction, Fraction | None, Fraction]] = {
     1: (2, Fraction(1, 4), Fraction(1, 8), Fraction(1, 4)),
@@ -146,10 +146,10 @@ class CodebookCodec(torch.nn.Module):
         super().__init__()
         rows, cols = (int(x) for x in bs_array)
         if rows * cols != num_bs_ant:
-            raise ConfigError(f"codec bs_array = {list(bs_array)} has {rows * cols} ports but num_bs_ant = "
+            raise SimnetError(f"bs_array = {list(bs_array)} has {rows * cols} ports but num_bs_ant = "
                               f"{num_bs_ant}; give the system's bs_array")
         if not isinstance(subband_size, int) or not 1 <= subband_size <= num_subcarriers:
-            raise ConfigError(f"codec subband_size = {subband_size!r}: must be an integer in [1, "
+            raise SimnetError(f"subband_size = {subband_size!r}: must be an integer in [1, "
                               f"{num_subcarriers}] (subcarriers per PMI subband)")
         self.num_bs_ant, self.num_subcarriers = int(num_bs_ant), int(num_subcarriers)
         self.n1, self.n2 = cols, rows
