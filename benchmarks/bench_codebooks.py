@@ -60,7 +60,7 @@ def main() -> int:
                             param_combination=pc)
         results[f"etype2 pc{pc}"] = timings(codec, h, args.min_s)
     ref = results["rd-cnn (default checkpoint)"]["encode_s_per_report"]
-    for key, row in results.items():
+    for row in results.values():
         row["ratio_to_rd_cnn"] = row["encode_s_per_report"] / ref
     out = {"num_reports": args.num_reports, "threads": args.threads, "channels": "o1_like test split, 8x8, 64 sc",
            "codecs": results, "versions": package_versions()}
