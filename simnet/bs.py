@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from simnet.beamforming import cosine_similarity, mrt_se, nmse, zf_se
+from simnet.beamforming import cosine_similarity, mrt_se, nmse, sgcs, zf_se
 from simnet.crc import passes
 from simnet.mobility import TrackSamples
 from simnet.ue import UserEquipment, decoder_fingerprint
@@ -101,6 +101,7 @@ class BaseStation:
             "distance_m": float(self.samples[ue].s_m[i]), "t_measure_s": packet.meta["t_measure_s"],
             "t_enqueue_s": packet.t_enqueue_s, "t_deliver_s": packet.t_deliver_s, "latent_bits": packet.bits,
             "nmse_report": float("nan"), "nmse_at_delivery": float("nan"), "cosine_sim": float("nan"),
+            "sgcs_report": float("nan"),
         }
         if packet.check.name is not None:  # columns only with a CRC, so tables without one stay as they were
             row.update(crc_bits=packet.check.num_bits, crc_ok=crc_ok)
@@ -109,7 +110,7 @@ class BaseStation:
             h_meas = self.h[ue][i]
             h_use = self.h[ue][int(self.samples[ue].index_at(self.env.now))]
             row.update(nmse_report=float(nmse(h_meas, h_hat)), nmse_at_delivery=float(nmse(h_use, h_hat)),
-                       cosine_sim=float(cosine_similarity(h_meas, h_hat)))
+                       cosine_sim=float(cosine_similarity(h_meas, h_hat)), sgcs_report=float(sgcs(h_meas, h_hat)))
         self.log["reports"].append(row)
 
     def _on_update(self, packet: Packet) -> None:
@@ -148,6 +149,7 @@ class BaseStation:
         h_hat = np.stack([r.h_hat for r in recs if r is not None])
         err = nmse(h_true, h_hat)
         cos = cosine_similarity(h_true, h_hat)
+        score = sgcs(h_true, h_hat)
         scale = np.array([self._scale[u] for u in active])[:, None, None]
         se_mrt = mrt_se(h_true * scale, h_hat * scale, self.snr_db)
         se_zf = zf_se(h_true * scale, h_hat * scale, self.snr_db) if len(active) > 1 else se_mrt
@@ -158,5 +160,5 @@ class BaseStation:
                 "t_s": t, "ue": u, "age_s": t - r.t_measure_s, "version": r.version,
                 "distance_m": float(self.samples[u].s_m[int(self.samples[u].index_at(t))]),
                 "nmse": float(err[j]), "cosine_sim": float(cos[j]), "se_mrt_bps_hz": float(se_mrt[j]),
-                "se_zf_bps_hz": float(se_zf[j]), "num_served": len(active),
+                "se_zf_bps_hz": float(se_zf[j]), "num_served": len(active), "sgcs": float(score[j]),
             })

@@ -350,6 +350,13 @@ def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False
     if min(bs) < 1:
         raise ctx.error("system.bs_array", f"value {list(bs)!r} is invalid (allowed: two integers >= 1)")
     chan_reg, codec_reg, policy_reg = registries()
+    codec_block = _parse_block(ctx, "codec", raw["codec"], codec_reg)
+    policy_specs = _policy_specs(ctx, raw["policies"], policy_reg)
+    if not getattr(codec_reg.get(codec_block.type), "trainable", True):
+        moving = [s.label for s in policy_specs if s.type != "never"]
+        if moving:
+            raise ctx.error("policies", f"codec {codec_block.type!r} is a fixed codebook with no model to update; "
+                                        f"only the 'never' policy can run it (remove {', '.join(moving)})")
     return Scenario(
         name=name,
         path=str(path),
@@ -357,10 +364,10 @@ def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False
         system=sections["system"],
         channel=_parse_block(ctx, "channel", raw["channel"], chan_reg),
         ues=sections["ues"],
-        codec=_parse_block(ctx, "codec", raw["codec"], codec_reg),
+        codec=codec_block,
         uplink=sections["uplink"],
         downlink=sections["downlink"],
-        policies=_policy_specs(ctx, raw["policies"], policy_reg),
+        policies=policy_specs,
         output=sections["output"],
     )
 

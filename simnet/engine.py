@@ -83,8 +83,10 @@ def build_codec(block: Block, system: SystemConfig, where: str = "scenario") -> 
             info["checkpoint_path"] = str(path)
             info["checkpoint_sha256"] = codec.checkpoint_sha256
         else:
-            codec = CODECS.get(block.type)(num_bs_ant=system.num_bs_ant,
-                                           num_subcarriers=system.num_subcarriers, **kwargs)
+            factory = CODECS.get(block.type)
+            if not getattr(factory, "trainable", True):  # a codebook needs the array's shape (N1, N2)
+                kwargs.setdefault("bs_array", tuple(system.bs_array))
+            codec = factory(num_bs_ant=system.num_bs_ant, num_subcarriers=system.num_subcarriers, **kwargs)
     except ConfigError:
         raise
     except SimnetError as err:

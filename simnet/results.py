@@ -20,7 +20,7 @@ SUMMARY_COLUMNS = [
     "policy", "variant", "interval_m", "num_reports", "latent_bits_per_report", "update_bits_per_report",
     "total_bits_per_report", "total_bits_per_dim", "nmse_db", "nmse_report_db", "cosine_sim", "se_bps_hz",
     "se_zf_bps_hz", "mean_csi_age_ms", "mean_queue_delay_ms", "num_model_updates", "num_finetunes",
-    "uplink_utilisation",
+    "uplink_utilisation", "sgcs", "sgcs_report",
 ]
 _PACKAGES = ["simnet", "numpy", "scipy", "torch", "simpy", "pandas", "pyarrow", "quadriga-lib", "constriction",
              "deepmimo", "pydantic", "matplotlib"]
@@ -59,11 +59,13 @@ def summarize(label: str, policy: str, kwargs: dict[str, Any], rec: dict[str, An
 
     Rates are per report (all UEs pooled) and per real CSI dimension (``num_dims`` = 2 * A * S); update
     bits are spread over all reports of the run. ``nmse_db`` is at time of use (downlink slots, so
-    queueing and staleness count); ``nmse_report_db`` is against the channel each report measured.
+    queueing and staleness count); ``nmse_report_db`` is against the channel each report measured; ``sgcs``
+    (time of use) and ``sgcs_report`` likewise (:func:`simnet.beamforming.sgcs`, mean over subbands).
     """
     packets = pd.DataFrame(rec["packets"], columns=["ue", "kind", "bits", "t_enqueue_s", "t_deliver_s"])
-    slots = pd.DataFrame(rec["slots"], columns=["nmse", "cosine_sim", "se_mrt_bps_hz", "se_zf_bps_hz", "age_s"])
-    reports = pd.DataFrame(rec["reports"], columns=["nmse_report"])
+    slots = pd.DataFrame(rec["slots"], columns=["nmse", "cosine_sim", "se_mrt_bps_hz", "se_zf_bps_hz", "age_s",
+                                                "sgcs"])
+    reports = pd.DataFrame(rec["reports"], columns=["nmse_report", "sgcs_report"])
     csi = packets[packets.kind == "csi"]
     upd = packets[packets.kind == "update"]
     num_reports = len(csi)
@@ -92,6 +94,8 @@ def summarize(label: str, policy: str, kwargs: dict[str, Any], rec: dict[str, An
         + sum(1 for f in rec["finetunes"] if f.get("delivery") == "free"),
         "num_finetunes": len(rec["finetunes"]),
         "uplink_utilisation": rec["uplink_busy_s"] / rec["t_end_s"] if rec["t_end_s"] > 0 else float("nan"),
+        "sgcs": float(slots.sgcs.mean()) if len(slots) else float("nan"),
+        "sgcs_report": float(reports.sgcs_report.mean()) if len(reports) else float("nan"),
     }
 
 

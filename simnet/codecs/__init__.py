@@ -1,4 +1,4 @@
-"""Neural CSI codecs behind one interface, registered by name in ``CODECS``."""
+"""CSI codecs (neural and the NR codebooks) behind one interface, registered by name in ``CODECS``."""
 
 from __future__ import annotations
 
@@ -13,14 +13,19 @@ from simnet.codecs.checkpoint import (
     verify_checkpoint,
 )
 from simnet.codecs.common import RDCodec, rd_loss
+from simnet.codecs.etype2 import EType2Codec
+from simnet.codecs.nr_codebook import CodebookCodec
 from simnet.codecs.raw import RawCodec
 from simnet.codecs.rd_cnn import RDCNN
 from simnet.codecs.rd_cnn_paper import RDCNNPaper
 from simnet.codecs.rd_crnet import RDCRNet
+from simnet.codecs.type1 import Type1Codec
 
 __all__ = [
     "CODECS",
     "Codec",
+    "CodebookCodec",
+    "EType2Codec",
     "RDCNN",
     "RDCNNPaper",
     "RDCRNet",
@@ -34,5 +39,6 @@ __all__ = [
     "save_codec",
     "shipped_checkpoints",
     "shipped_sha256",
+    "Type1Codec",
     "verify_checkpoint",
 ]
