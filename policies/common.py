@@ -11,6 +11,7 @@ import numpy as np
 from policies.base import Observation
 from simnet.errors import ConfigError
 from simnet.finetune import FinetuneConfig, FinetuneResult
+from simnet.strict_yaml import quote
 
 OPTIM_KEYS = ("steps", "batch_size", "lr", "lambda", "augment_delay_taps", "augment_angle_bins")
 """Optimisation keywords every fine-tuning policy accepts."""
@@ -41,15 +42,27 @@ def split_kwargs(policy: str, kwargs: Mapping[str, Any], own: tuple[str, ...],
 
 def check_number(policy: str, key: str, value: Any, lo: float, hi: float = math.inf, *,
                  integer: bool = False, lo_open: bool = False) -> None:
-    """Raise ``ConfigError`` unless ``value`` is a (integer) number in ``[lo, hi]`` (``(lo, hi]`` if open)."""
+    """Raise ``ConfigError`` unless ``value`` is a (integer) number in ``[lo, hi]`` (``(lo, hi]`` if open).
+
+    A value of the wrong type (``"4"``, ``true``, ``.inf``) is told so, not reported as out of range.
+    """
+    what = "an integer" if integer else "a number"
     kind = int if integer else (int, float)
-    ok = not isinstance(value, bool) and isinstance(value, kind) and math.isfinite(value)
-    ok = ok and (value > lo if lo_open else value >= lo) and value <= hi
-    if not ok:
+    if isinstance(value, bool) or not isinstance(value, kind):
+        got = "a boolean" if isinstance(value, bool) else f"a {type(value).__name__}"
+        raise ConfigError(f"policy {policy!r}: {key}: must be {what}, got {got} {quote(value)}")
+    if not math.isfinite(value):
+        raise ConfigError(f"policy {policy!r}: {key}: must be a finite number, got {value!r}")
+    if not ((value > lo if lo_open else value >= lo) and value <= hi):
         left = "(" if lo_open else "["
-        what = "integer" if integer else "number"
         raise ConfigError(f"policy {policy!r}: {key}: {value!r} is out of range "
-                          f"(allowed: {what} in {left}{lo:g}, {hi:g}])")
+                          f"(allowed: {what.split()[1]} in {left}{lo:g}, {hi:g}])")
+
+
+def check_flag(policy: str, key: str, value: Any) -> None:
+    """Raise ``ConfigError`` unless ``value`` is ``true`` or ``false`` (``"no"`` or ``0`` are not taken)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"policy {policy!r}: {key}: must be true or false, got {quote(value)}")
 
 
 class DistanceTrigger:

@@ -94,11 +94,15 @@ def parse_section(ctx: Ctx, name: str, cls: Any, raw: Any) -> Any:
         if key not in allowed:
             raise ctx.error(f"{name}.{str(key)[:60]}",
                             f"unknown key{did_you_mean(key, allowed)} (allowed: {', '.join(allowed)})")
-    for f in fields(cls):
-        if f.name in raw:
-            problem = check_kind(str(f.type), raw[f.name])
-            if problem:
-                raise ctx.error(f"{name}.{f.name}", problem)
+    for f in fields(cls):  # before pydantic, which would take true as 1 and "4" as 4, and word ranges its own way
+        if f.name not in raw:
+            continue
+        value = raw[f.name]
+        problem = check_kind(str(f.type), value)
+        if problem:
+            raise ctx.error(f"{name}.{f.name}", problem)
+        if isinstance(value, int | float) and not isinstance(value, bool) and out_of_range(value, f.metadata):
+            raise ctx.error(f"{name}.{f.name}", f"value {value!r} is out of range (allowed: {range_text(f.metadata)})")
     try:
         obj = TypeAdapter(cls).validate_python(dict(raw))
     except ValidationError as err:

@@ -20,6 +20,8 @@ MAX_FILE_BYTES = 1 << 20
 """Largest scenario file read [bytes]: scenario files are a few KB; anything bigger is not one."""
 MAX_EXPANDED_NODES = 100_000
 """Most YAML nodes a document may have once every alias is expanded (shipped scenarios have < 1,000)."""
+MAX_DEPTH = 100
+"""Most levels of nested mappings and lists (shipped scenarios use fewer than 6)."""
 QUOTE_CHARS = 200
 """Most characters of a value that an error message quotes."""
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -41,7 +43,19 @@ def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """A SafeLoader whose mappings refuse repeated keys (the last one would silently win)."""
+    """A SafeLoader whose mappings refuse repeated keys (the last one would silently win) and whose documents
+    nest at most ``MAX_DEPTH`` levels (the composer recurses once per level)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise StrictYAMLError(f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         seen: dict[Any, Node] = {}
@@ -131,7 +145,7 @@ def load_text(text: str) -> Any:
     except yaml.YAMLError as err:
         raise StrictYAMLError(f"not valid YAML: {quote(str(err))}") from None
     except RecursionError:
-        raise StrictYAMLError("nested too deeply to read (hundreds of levels of brackets?)") from None
+        raise StrictYAMLError(f"nested too deeply to read (more than {MAX_DEPTH} levels)") from None
     finally:
         loader.dispose()
 
