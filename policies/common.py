@@ -11,7 +11,7 @@ import numpy as np
 from policies.base import Observation
 from simnet.errors import ConfigError
 from simnet.finetune import FinetuneConfig, FinetuneResult
-from simnet.strict_yaml import quote
+from simnet.strict_yaml import kind_name, quote
 
 OPTIM_KEYS = ("steps", "batch_size", "lr", "lambda", "augment_delay_taps", "augment_angle_bins")
 """Optimisation keywords every fine-tuning policy accepts."""
@@ -49,8 +49,7 @@ def check_number(policy: str, key: str, value: Any, lo: float, hi: float = math.
     what = "an integer" if integer else "a number"
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind):
-        got = "a boolean" if isinstance(value, bool) else f"a {type(value).__name__}"
-        raise ConfigError(f"policy {policy!r}: {key}: must be {what}, got {got} {quote(value)}")
+        raise ConfigError(f"policy {policy!r}: {key}: must be {what}, got {kind_name(value)} {quote(value)}")
     if not math.isfinite(value):
         raise ConfigError(f"policy {policy!r}: {key}: must be a finite number, got {value!r}")
     if not ((value > lo if lo_open else value >= lo) and value <= hi):

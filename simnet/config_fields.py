@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from simnet.errors import ConfigError
-from simnet.strict_yaml import quote
+from simnet.strict_yaml import kind_name, quote
 
 
 class Ctx:
@@ -43,10 +43,6 @@ def range_text(meta: Mapping[str, Any]) -> str:
     return f"{text} ({meta['note']})" if "note" in meta else text
 
 
-def _type_name(value: Any) -> str:
-    return "a boolean" if isinstance(value, bool) else f"a {type(value).__name__}"
-
-
 def check_kind(annotation: str, value: Any) -> str | None:
     """What is wrong with ``value`` for a field annotated ``annotation`` (a string), or None.
 
@@ -59,16 +55,16 @@ def check_kind(annotation: str, value: Any) -> str | None:
     if value is None:
         return None if rest == "None" else "must be given (null is not allowed)"
     if base == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        return f"must be an integer, got {_type_name(value)} {quote(value)}"
+        return f"must be an integer, got {kind_name(value)} {quote(value)}"
     if base == "float":
         if isinstance(value, bool) or not isinstance(value, int | float):
-            return f"must be a number, got {_type_name(value)} {quote(value)}"
+            return f"must be a number, got {kind_name(value)} {quote(value)}"
         if not math.isfinite(value):
             return f"must be a finite number, got {value!r}"
     if base == "bool" and not isinstance(value, bool):
-        return f"must be true or false, got {_type_name(value)} {quote(value)}"
+        return f"must be true or false, got {kind_name(value)} {quote(value)}"
     if base == "str" and not isinstance(value, str):
-        return f"must be a string, got {_type_name(value)} {quote(value)}"
+        return f"must be a string, got {kind_name(value)} {quote(value)}"
     return None
 
 

@@ -105,7 +105,7 @@ def estimate(scenario: Any, track_lengths_m: Sequence[float]) -> RunEstimate:
     num_reports = float(sum(np.ceil(n / report_every) for n in num_samples))
     t_end = max((u * report_period_s / ues.count if ues.stagger else 0.0) + (n - 1) * ues.sample_spacing_m
                 / ues.speed_mps for u, n in enumerate(num_samples))
-    num_slots = t_end / scenario.downlink.slot_period_s
+    num_slots = float(np.floor(t_end / scenario.downlink.slot_period_s + 1e-9))  # slots at k * period <= t_end
     total_samples = float(sum(num_samples))
     num_slot_rows = num_slots * ues.count
     return RunEstimate(

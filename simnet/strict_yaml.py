@@ -42,6 +42,15 @@ def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
+_KIND_NAMES = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "a list",
+               dict: "a mapping", type(None): "null"}
+
+
+def kind_name(value: Any) -> str:
+    """``"a string"``, ``"an integer"``, ``"a boolean"``...: what a YAML value is, for error messages."""
+    return _KIND_NAMES.get(type(value), f"a {type(value).__name__}")
+
+
 class _StrictLoader(yaml.SafeLoader):
     """A SafeLoader whose mappings refuse repeated keys (the last one would silently win) and whose documents
     nest at most ``MAX_DEPTH`` levels (the composer recurses once per level)."""
@@ -52,7 +61,8 @@ class _StrictLoader(yaml.SafeLoader):
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise StrictYAMLError(f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark.line + 1)
+                line = self.peek_event().start_mark.line + 1
+                raise StrictYAMLError(f"nested more than {MAX_DEPTH} levels deep", line)
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
