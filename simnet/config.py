@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import re
 from collections.abc import Mapping
 from dataclasses import field, fields, is_dataclass
 from pathlib import Path
@@ -19,15 +18,21 @@ from typing import Any, Literal
 from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass
 
-from simnet import run_budget
-from simnet.config_fields import Ctx, did_you_mean, parse_section
+from simnet.config_fields import Ctx, parse_section
+from simnet.config_file import (
+    SCENARIO_TOP_KEYS,
+    parse_overrides,
+    parse_seed_and_name,
+    read_mapping,
+    resolve_file,
+)
 from simnet.errors import ConfigError, SimnetError
-from simnet.strict_yaml import MAX_FILE_BYTES, StrictYAMLError, load_bytes, load_text, quote
+from simnet.run_budget import check_at_load, note_cost
+from simnet.strict_yaml import quote
 
 __all__ = ["Block", "Ctx", "DownlinkConfig", "OutputConfig", "PolicySpec", "Scenario", "SystemConfig", "UEConfig",
            "UplinkConfig", "is_experiment_file", "load_scenario", "parse_overrides", "parse_section",
            "note_cost", "parse_seed_and_name", "read_mapping", "registries", "resolve_file", "to_dict"]
-note_cost = run_budget.note_cost
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -133,9 +138,6 @@ _SECTIONS: dict[str, Any] = {
     "downlink": DownlinkConfig,
     "output": OutputConfig,
 }
-_TOP_KEYS = ["name", "seed", "system", "channel", "ues", "codec", "uplink", "downlink", "policies", "output",
-             "quick", "description"]
-
 
 def _freeze(value: Any) -> Any:
     if isinstance(value, Mapping):
@@ -226,16 +228,6 @@ def _policy_specs(ctx: Ctx, raw: Any, registry: Any) -> tuple[PolicySpec, ...]:
     return tuple(specs)
 
 
-def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = _deep_merge(dict(out[k]), v)
-        else:
-            out[k] = v
-    return out
-
-
 def registries() -> tuple[Any, Any, Any]:
     """The channel, codec and policy registries, with every built-in part registered."""
     import policies
@@ -243,120 +235,6 @@ def registries() -> tuple[Any, Any, Any]:
     import simnet.codecs
 
     return simnet.channels.CHANNEL_SOURCES, simnet.codecs.CODECS, policies.POLICIES
-
-
-_OVERRIDE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_NAME = re.compile(r"^[\w][\w .,+=@()\[\]-]*$")
-"""A run name: letters, digits and ``_ .,+=@()[]-`` (it becomes a folder name under ``output.dir``)."""
-MAX_SEED = 2**63 - 1
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["ues.count=8", "uplink.discipline=fifo"]`` -> nested mapping (values parsed as strict YAML).
-
-    Raises:
-        ConfigError: a malformed ``KEY.PATH=VALUE``, a value that is not valid YAML, or two overrides that
-            disagree on what a key is (``ues=3`` and ``ues.count=2``).
-    """
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or not _OVERRIDE_KEY.fullmatch(key):
-            raise ConfigError(f"--set {quote(item)}: expected KEY.PATH=VALUE with names of letters, digits and _ "
-                              "joined by dots, e.g. --set ues.count=8")
-        try:
-            parsed = load_text(value)
-        except StrictYAMLError as err:
-            raise ConfigError(f"--set {quote(item)}: the value is not valid YAML ({err.problem})") from None
-        node = out
-        parts = key.split(".")
-        for depth, part in enumerate(parts[:-1]):
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {quote(item)}: {'.'.join(parts[:depth + 1])} was set to a value by an "
-                                  "earlier --set; set either the section or its keys")
-        if isinstance(node.get(parts[-1]), dict):
-            raise ConfigError(f"--set {quote(item)}: {key} already has keys set by an earlier --set; set either "
-                              "the section or its keys")
-        node[parts[-1]] = parsed
-    return out
-
-
-def read_mapping(path: str | Path) -> dict[str, Any]:
-    """The top-level mapping of a YAML scenario or experiment file (strict ``yaml.safe_load``, see strict_yaml).
-
-    Raises:
-        ConfigError: missing, unreadable, binary or too large file, invalid YAML (with line and column),
-            duplicate keys, alias bombs, or a top level that is not a mapping.
-    """
-    p = Path(path)
-    if p.is_dir():
-        raise ConfigError(f"{path}: is a folder, not a scenario file (give the path of a .yaml file, e.g. "
-                          "scenarios/smoke.yaml)")
-    if p.exists() and not p.is_file():
-        raise ConfigError(f"{path}: is not a regular file (give the path of a .yaml file)")
-    if not p.is_file():
-        raise ConfigError(f"{path}: scenario file not found (give the path of a .yaml file, e.g. "
-                          f"scenarios/smoke.yaml)")
-    try:
-        with p.open("rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as err:
-        raise ConfigError(f"{path}: cannot be read ({err.strerror or err})") from None
-    try:
-        raw = load_bytes(data)
-    except StrictYAMLError as err:
-        raise ConfigError(f"{path}: {err.problem}") from None
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections ({', '.join(_TOP_KEYS)})")
-    return dict(raw)
-
-
-def _check_top_keys(ctx: Ctx, raw: Mapping[str, Any], top_keys: list[str], where: str,
-                    overrides: Mapping[str, Any]) -> None:
-    for key in raw:
-        if key not in top_keys:
-            origin = " (from --set)" if key in overrides else ""
-            raise ctx.error(f"{where}{str(key)[:60]}", f"unknown section{origin}{did_you_mean(key, top_keys)} "
-                                                       f"(allowed: {', '.join(top_keys)})")
-
-
-def resolve_file(raw: dict[str, Any], ctx: Ctx, top_keys: list[str], quick: bool,
-                 overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Merge the overrides, check the top-level keys (and the ``quick:`` block's), drop ``description``,
-    merge the ``quick:`` block (if asked) and then the overrides again (they win over ``quick:``)."""
-    overrides = overrides or {}
-    raw = _deep_merge(raw, overrides)  # merged first so that --set keys are checked exactly like the file's
-    _check_top_keys(ctx, raw, top_keys, "", overrides)
-    quick_block = raw.pop("quick", None) or {}
-    raw.pop("description", None)
-    if not isinstance(quick_block, Mapping):
-        raise ctx.error("quick", f"must be a mapping of sections to override, got {quote(quick_block)}")
-    _check_top_keys(ctx, quick_block, [k for k in top_keys if k not in ("quick", "description")], "quick.", {})
-    if quick:
-        raw = _deep_merge(_deep_merge(raw, quick_block), overrides)
-    return raw
-
-
-def parse_seed_and_name(raw: Mapping[str, Any], ctx: Ctx, seed: int | None, default_name: str) -> tuple[int, str]:
-    """The run's seed (``seed`` argument over the file's, default 0) and name (default: the file stem).
-
-    Raises:
-        ConfigError: a seed that is not an integer in [0, 2^63), or a name that cannot be a folder name
-            (path separators, ``..``, control characters, a leading dot or dash, over 100 characters).
-    """
-    seed_value = raw.get("seed", 0) if seed is None else seed
-    if isinstance(seed_value, bool) or not isinstance(seed_value, int) or not 0 <= seed_value <= MAX_SEED:
-        raise ctx.error("seed", f"value {quote(seed_value)} is invalid (allowed: an integer >= 0 and < 2^63)")
-    name = raw.get("name", default_name)
-    if not isinstance(name, str) or not name:
-        raise ctx.error("name", f"value {quote(name)} is invalid (allowed: a non-empty string)")
-    if len(name) > 100 or ".." in name or not _NAME.fullmatch(name) or name.endswith((" ", ".")):
-        raise ctx.error("name", f"value {quote(name)} cannot be a folder name under output.dir (allowed: up to "
-                                "100 letters, digits and _ .,+=@()[]-, no '/', no '..', not starting with a dot "
-                                "or a dash)")
-    return int(seed_value), name
 
 
 def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False,
@@ -374,7 +252,7 @@ def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False
     """
     p = Path(path)
     ctx = Ctx(str(path))
-    raw = resolve_file(read_mapping(path), ctx, _TOP_KEYS, quick, overrides)
+    raw = resolve_file(read_mapping(path), ctx, SCENARIO_TOP_KEYS, quick, overrides)
     for key in ("channel", "codec", "policies"):
         if key not in raw:
             raise ctx.error(key, "missing section (see scenarios/smoke.yaml for an example)")
@@ -399,7 +277,7 @@ def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False
         policies=_policy_specs(ctx, raw["policies"], policy_reg),
         output=sections["output"],
     )
-    run_budget.check_at_load(scenario)
+    check_at_load(scenario)  # refuse a run that cannot fit before anything is computed
     return scenario
 
 
