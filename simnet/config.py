@@ -28,7 +28,7 @@ from simnet.config_file import (
 )
 from simnet.errors import ConfigError, SimnetError
 from simnet.run_budget import check_at_load, note_cost
-from simnet.strict_yaml import quote
+from simnet.strict_yaml import clip, quote
 
 __all__ = ["Block", "Ctx", "DownlinkConfig", "OutputConfig", "PolicySpec", "Scenario", "SystemConfig", "UEConfig",
            "UplinkConfig", "is_experiment_file", "load_scenario", "parse_overrides", "parse_section",
@@ -165,7 +165,7 @@ def _parse_block(ctx: Ctx, name: str, raw: Any, registry: Any) -> Block:
     if not isinstance(typ, str):
         raise ctx.error(f"{name}.type", f"must be a name, got {quote(typ)} (known: {', '.join(registry.names())})")
     if typ not in registry:
-        raise ctx.error(f"{name}.type", registry.unknown_message(quote(typ, 60).strip("'")))
+        raise ctx.error(f"{name}.type", registry.unknown_message(clip(typ, 60)))
     kwargs = {k: v for k, v in raw.items() if k != "type"}
     for key in kwargs:
         if not isinstance(key, str):
@@ -214,10 +214,9 @@ def _policy_specs(ctx: Ctx, raw: Any, registry: Any) -> tuple[PolicySpec, ...]:
             try:
                 registry.get(block.type)(**kwargs)
             except SimnetError as err:
-                raise ctx.error(key, str(err)) from None
+                raise ctx.error(key, clip(str(err), 400)) from None
             except (TypeError, ValueError) as err:
-                raise ctx.error(key, f"bad arguments for policy {block.type!r}: {quote(str(err)).strip(chr(39))}") \
-                    from None
+                raise ctx.error(key, f"bad arguments for policy {block.type!r}: {clip(str(err))}") from None
             if len(specs) >= MAX_VARIANTS:
                 raise ctx.error("policies", f"the policies expand to more than {MAX_VARIANTS:,} variants")
             specs.append(PolicySpec(label=lab, type=block.type, kwargs=tuple(sorted(kwargs.items()))))

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from simnet.errors import ConfigError
+from simnet.strict_yaml import clip
 
 MAX_CHANNEL_BYTES = 8 * 2**30
 """Most memory the true channels of one run may take [bytes] (each worker process holds a copy)."""
@@ -152,13 +153,16 @@ def _geometric_tracks(scenario: Any) -> list[np.ndarray] | None:
     """The geometric preset's default routes (UE k walks polyline k mod P), or None for other sources."""
     if scenario.channel.type != "geometric":
         return None
-    from simnet.channels.geometric_config import load_preset
+    from simnet.channels.geometric_config import load_preset, preset_names
 
     kwargs = scenario.channel.kw()
+    preset = kwargs.get("preset", "o1_like")
+    if preset not in preset_names():  # before any file name is made of it (a 10 KB name is an OSError)
+        raise ConfigError(f"{scenario.path}: channel.preset: unknown geometric preset {clip(str(preset), 60)!r} "
+                          f"(known: {', '.join(preset_names())})")
     try:
-        lines = kwargs.get("tracks", load_preset(str(kwargs.get("preset", "o1_like")))["tracks"])
-        lines = [np.asarray(t, dtype=np.float64) for t in lines]
-    except (ConfigError, KeyError, TypeError, ValueError):
+        lines = [np.asarray(t, dtype=np.float64) for t in kwargs.get("tracks", load_preset(preset)["tracks"])]
+    except (KeyError, TypeError, ValueError):
         return None  # the source's own checks will name the problem when it is built
     if not lines or any(t.ndim != 2 or t.shape[0] < 2 or t.shape[1] != 3 for t in lines):
         return None
@@ -212,4 +216,4 @@ def note_cost(scenario: Any) -> None:
     """Print one line to stderr before a large run starts (channels over 1 GiB or over ~5 min serial)."""
     est = check_at_load(scenario)
     if est is not None and (est.serial_s > NOTE_SECONDS or est.channel_bytes > NOTE_BYTES):
-        print(f"note: a large run: {est.summary()}", file=sys.stderr)
+        print(f"note: a large run: {est.summary()}", file=sys.stderr, flush=True)

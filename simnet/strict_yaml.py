@@ -36,10 +36,14 @@ class StrictYAMLError(Exception):
         self.line = line
 
 
+def clip(text: str, limit: int = QUOTE_CHARS) -> str:
+    """``text`` cut to ``limit`` characters, saying how long it really was."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def quote(value: Any, limit: int = QUOTE_CHARS) -> str:
     """``repr(value)`` cut to ``limit`` characters, saying how long it really was."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+    return clip(repr(value), limit)
 
 
 _KIND_NAMES = {bool: "a boolean", int: "an integer", float: "a float", str: "a string", list: "a list",

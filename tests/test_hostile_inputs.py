@@ -8,6 +8,7 @@ that are accepted on purpose are at the end, each with what it is taken to mean.
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 import simnet.engine  # noqa: F401  (imported once here so that no case pays for torch's import)
 from simnet.cli import run_sim_main
 from simnet.config import load_scenario, parse_overrides
+from simnet.errors import ConfigError
 from tests.paths import ROOT, TINY
 
 MAX_CASE_S = 3.0
@@ -172,3 +174,44 @@ def test_documented_acceptances():
     assert load("ues.count=2", "ues.count=1").ues.count == 1  # the same key twice: the last --set wins
     assert load("ues.track_length_m=300").ues.track_length_m == 300  # exactly the route's length
     assert load("downlink.slot_period_s=1e-6").downlink.slot_period_s == 1e-6  # the range's edge is allowed
+
+
+HOSTILE_VALUES = [None, True, "x", -1, 0, 1e308, math.inf, math.nan, [], {}, [1, 2], "a" * 1000, 10**30, 2.5, "4"]
+SECTION_KEYS = {
+    "system": ["carrier_hz", "bandwidth_hz", "num_subcarriers", "bs_array", "snr_db"],
+    "ues": ["count", "speed_mps", "sample_spacing_m", "report_spacing_m", "track_length_m", "window_max",
+            "seconds_per_step", "stagger"],
+    "uplink": ["rate_bps", "discipline", "latency_s"], "downlink": ["slot_period_s"], "output": ["dir", "plots"],
+}
+POLICY_KEYS = {
+    "periodic": ["interval_m", "window_size", "steps", "batch_size", "lr", "lambda", "beta", "prior", "num_bins",
+                 "regularize"],
+    "drift": ["threshold_db", "hysteresis_db", "min_spacing_m", "statistic", "num_average", "check_fraction",
+              "payback_reports", "probe_m", "shadow"],
+    "translation": ["num_channels"],
+}
+
+
+def _hostile_overrides() -> list[dict]:
+    cases: list[dict] = []
+    for value in HOSTILE_VALUES:
+        cases += [{sec: {key: value}} for sec, keys in SECTION_KEYS.items() for key in keys]
+        cases += [{sec: value} for sec in [*SECTION_KEYS, "channel", "codec", "policies", "name", "seed", "quick"]]
+        cases += [{"policies": [{"type": typ, key: value}]} for typ, keys in POLICY_KEYS.items() for key in keys]
+        cases += [{"policies": [{"type": "never", "label": value}]}, {"policies": [{"type": "never", "sweep": value}]},
+                  {"codec": {"type": value}}, {"channel": {"type": "geometric", "preset": value}}]
+    return cases
+
+
+def test_every_key_takes_every_hostile_value_with_one_line_or_a_valid_scenario():
+    """Every section key and policy keyword x 15 hostile values (~900 cases, load time only): no other
+    exception than ConfigError, every message one bounded line."""
+    cases = _hostile_overrides()
+    assert len(cases) > 800
+    t0 = time.perf_counter()
+    for overrides in cases:
+        try:
+            load_scenario(TINY, overrides=overrides)
+        except ConfigError as err:
+            assert "\n" not in str(err) and len(str(err)) < 800, (overrides, str(err)[:300])
+    assert time.perf_counter() - t0 < 20
