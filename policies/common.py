@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from policies.base import Observation
+from simnet.config_fields import check_kind
 from simnet.errors import ConfigError
 from simnet.finetune import FinetuneConfig, FinetuneResult
 from simnet.strict_yaml import kind_name, quote
@@ -17,6 +18,10 @@ OPTIM_KEYS = ("steps", "batch_size", "lr", "lambda", "augment_delay_taps", "augm
 """Optimisation keywords every fine-tuning policy accepts."""
 UPDATE_KEYS = ("beta", "regularize", "prior", "num_bins", "t", "alpha", "sigma_slab")
 """Update-coding keywords (and the ablations) of policies that send a decoder update."""
+FINETUNE_KINDS = {"steps": "int", "batch_size": "int", "lr": "float", "lambda": "float | None", "beta": "float",
+                  "regularize": "bool", "augment_delay_taps": "float", "augment_angle_bins": "float", "prior": "str",
+                  "num_bins": "int", "t": "float", "alpha": "float", "sigma_slab": "float"}
+"""The type of each fine-tuning keyword (``FinetuneConfig`` and ``UpdateCoding`` check the ranges)."""
 
 
 def split_kwargs(policy: str, kwargs: Mapping[str, Any], own: tuple[str, ...],
@@ -32,6 +37,10 @@ def split_kwargs(policy: str, kwargs: Mapping[str, Any], own: tuple[str, ...],
         if key not in allowed:
             names = ", ".join(sorted(allowed))
             raise ConfigError(f"policy {policy!r}: unknown keyword {key!r} (allowed: {names})")
+    for key, value in kwargs.items():
+        problem = check_kind(FINETUNE_KINDS.get(key, "any"), value)
+        if problem:  # "4" and true are told as such, not as "out of range"
+            raise ConfigError(f"policy {policy!r}: {key}: {problem}")
     try:
         cfg = FinetuneConfig.from_kwargs({k: v for k, v in kwargs.items() if k in finetune_keys},
                                          **(defaults or {}))
