@@ -113,33 +113,13 @@ def plot(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (``--workers 0`` is not "the default")."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (give a whole number >= 1)") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 1 (leave the option out for the default)")
-    return value
-
-
-def _seed(text: str) -> int:
-    """argparse type: an integer seed in [0, 2^63)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (give a whole number >= 0)") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"{value} is out of range (allowed: 0 to 2^63 - 1)")
-    return value
-
-
 def _add_run_args(p: argparse.ArgumentParser) -> None:
+    from simnet.config_file import positive_int_arg, seed_arg
+
     p.add_argument("scenario", help="scenario or experiment YAML file, e.g. scenarios/o2_dynamic.yaml, "
                    "scenarios/paper/fig8_update_prior.yaml")
     p.add_argument("--out", help="run folder to write (default: <output.dir>/<name>-<UTC time>)")
-    p.add_argument("--seed", type=_seed, help="override the scenario's seed")
+    p.add_argument("--seed", type=seed_arg, help="override the scenario's seed")
     p.add_argument("--quick", action="store_true", help="apply the scenario's quick: block (a short run)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a scenario value, e.g. --set ues.count=8 (repeatable)")
@@ -148,7 +128,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip drawing figures")
     p.add_argument("--overwrite", action="store_true", help="allow writing into a folder that holds a run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--workers", type=_positive_int, help="processes for the policy variants (default: CPU count; "
+    p.add_argument("--workers", type=positive_int_arg, help="processes for the policy variants (default: CPU count; "
                    "experiment files always run in one process)")
     p.add_argument("--ray", metavar="ADDRESS", help="run the variants on a Ray cluster ('local' starts one here; "
                    "needs the 'cluster' extra)")

@@ -9,6 +9,7 @@ like a misspelled section in the file (with a did-you-mean) instead of being ign
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -143,3 +144,25 @@ def deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
         else:
             out[k] = v
     return out
+
+
+def positive_int_arg(text: str) -> int:
+    """argparse type of ``--workers``: an integer >= 1 (``--workers 0`` is not "the default")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (give a whole number >= 1)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1 (leave the option out for the default)")
+    return value
+
+
+def seed_arg(text: str) -> int:
+    """argparse type of ``--seed``: an integer in [0, 2^63), like a file's ``seed``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (give a whole number >= 0)") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{value} is out of range (allowed: 0 to 2^63 - 1)")
+    return value
