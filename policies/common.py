@@ -9,13 +9,19 @@ from typing import Any, ClassVar
 import numpy as np
 
 from policies.base import Observation
+from simnet.config_fields import check_kind
 from simnet.errors import ConfigError
 from simnet.finetune import FinetuneConfig, FinetuneResult
+from simnet.strict_yaml import kind_name, quote
 
 OPTIM_KEYS = ("steps", "batch_size", "lr", "lambda", "augment_delay_taps", "augment_angle_bins")
 """Optimisation keywords every fine-tuning policy accepts."""
 UPDATE_KEYS = ("beta", "regularize", "prior", "num_bins", "t", "alpha", "sigma_slab")
 """Update-coding keywords (and the ablations) of policies that send a decoder update."""
+FINETUNE_KINDS = {"steps": "int", "batch_size": "int", "lr": "float", "lambda": "float | None", "beta": "float",
+                  "regularize": "bool", "augment_delay_taps": "float", "augment_angle_bins": "float", "prior": "str",
+                  "num_bins": "int", "t": "float", "alpha": "float", "sigma_slab": "float"}
+"""The type of each fine-tuning keyword (``FinetuneConfig`` and ``UpdateCoding`` check the ranges)."""
 
 
 def split_kwargs(policy: str, kwargs: Mapping[str, Any], own: tuple[str, ...],
@@ -31,6 +37,10 @@ def split_kwargs(policy: str, kwargs: Mapping[str, Any], own: tuple[str, ...],
         if key not in allowed:
             names = ", ".join(sorted(allowed))
             raise ConfigError(f"policy {policy!r}: unknown keyword {key!r} (allowed: {names})")
+    for key, value in kwargs.items():
+        problem = check_kind(FINETUNE_KINDS.get(key, "any"), value)
+        if problem:  # "4" and true are told as such, not as "out of range"
+            raise ConfigError(f"policy {policy!r}: {key}: {problem}")
     try:
         cfg = FinetuneConfig.from_kwargs({k: v for k, v in kwargs.items() if k in finetune_keys},
                                          **(defaults or {}))
@@ -41,15 +51,26 @@ def split_kwargs(policy: str, kwargs: Mapping[str, Any], own: tuple[str, ...],
 
 def check_number(policy: str, key: str, value: Any, lo: float, hi: float = math.inf, *,
                  integer: bool = False, lo_open: bool = False) -> None:
-    """Raise ``ConfigError`` unless ``value`` is a (integer) number in ``[lo, hi]`` (``(lo, hi]`` if open)."""
+    """Raise ``ConfigError`` unless ``value`` is a (integer) number in ``[lo, hi]`` (``(lo, hi]`` if open).
+
+    A value of the wrong type (``"4"``, ``true``, ``.inf``) is told so, not reported as out of range.
+    """
+    what = "an integer" if integer else "a number"
     kind = int if integer else (int, float)
-    ok = not isinstance(value, bool) and isinstance(value, kind) and math.isfinite(value)
-    ok = ok and (value > lo if lo_open else value >= lo) and value <= hi
-    if not ok:
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise ConfigError(f"policy {policy!r}: {key}: must be {what}, got {kind_name(value)} {quote(value)}")
+    if not math.isfinite(value):
+        raise ConfigError(f"policy {policy!r}: {key}: must be a finite number, got {value!r}")
+    if not ((value > lo if lo_open else value >= lo) and value <= hi):
         left = "(" if lo_open else "["
-        what = "integer" if integer else "number"
         raise ConfigError(f"policy {policy!r}: {key}: {value!r} is out of range "
-                          f"(allowed: {what} in {left}{lo:g}, {hi:g}])")
+                          f"(allowed: {what.split()[1]} in {left}{lo:g}, {hi:g}])")
+
+
+def check_flag(policy: str, key: str, value: Any) -> None:
+    """Raise ``ConfigError`` unless ``value`` is ``true`` or ``false`` (``"no"`` or ``0`` are not taken)."""
+    if not isinstance(value, bool):
+        raise ConfigError(f"policy {policy!r}: {key}: must be true or false, got {quote(value)}")
 
 
 class DistanceTrigger:

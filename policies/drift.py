@@ -50,10 +50,11 @@ from typing import Any, ClassVar
 import numpy as np
 
 from policies.base import Delivery, Observation, UpdateResult, register_policy
-from policies.common import OPTIM_KEYS, UPDATE_KEYS, check_number, cut_window, split_kwargs
+from policies.common import OPTIM_KEYS, UPDATE_KEYS, check_flag, check_number, cut_window, split_kwargs
 from simnet import updates
 from simnet.errors import ConfigError
 from simnet.finetune import full_model, objective
+from simnet.strict_yaml import quote
 
 STATISTICS = ("nmse", "rate", "both")
 
@@ -95,8 +96,8 @@ class Drift:
             raise ConfigError(f"policy 'drift': hysteresis_db: {hysteresis_db!r} must be below "
                               f"threshold_db ({threshold_db!r})")
         check_number(self.name, "min_spacing_m", min_spacing_m, 0.0)
-        if statistic not in STATISTICS:
-            raise ConfigError(f"policy 'drift': statistic: {statistic!r} is not allowed "
+        if not isinstance(statistic, str) or statistic not in STATISTICS:
+            raise ConfigError(f"policy 'drift': statistic: {quote(statistic)} is not allowed "
                               f"(allowed: {', '.join(STATISTICS)})")
         check_number(self.name, "num_average", num_average, 1, 10_000, integer=True)
         check_number(self.name, "num_reference", num_reference, 1, 10_000, integer=True)
@@ -115,6 +116,7 @@ class Drift:
             check_number(self.name, "probe_min_m", probe_min_m, 0.0, lo_open=True)
             check_number(self.name, "probe_m", probe_m, probe_min_m)
             check_number(self.name, "probe_max_m", probe_max_m, probe_m)
+        check_flag(self.name, "shadow", shadow)
         if shadow and check_fraction is None:
             raise ConfigError("policy 'drift': shadow needs the gate: set check_fraction as well (e.g. 0.2)")
         self.probe_m, self.probe_min_m, self.probe_max_m = probe_m, float(probe_min_m), float(probe_max_m)

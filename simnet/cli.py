@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     """Load a scenario, run every policy variant, write tables, manifest and plots (or run an experiment file)."""
     from tqdm import tqdm
 
-    from simnet.config import is_experiment_file, load_scenario, parse_overrides, to_dict
+    from simnet.config import is_experiment_file, load_scenario, note_cost, parse_overrides, to_dict
     from simnet.engine import build_world
     from simnet.results import (
         SIMULATION_FILES,
@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     scenario = load_scenario(args.scenario, seed=args.seed, quick=args.quick,
                              overrides=parse_overrides(args.set or []))
+    note_cost(scenario)  # one line on stderr before a large run (runs that cannot fit were refused above)
     show = not args.quiet
     with tqdm(total=100, desc="channels", disable=not show, leave=False) as bar:
         world = build_world(scenario, cache_dir=cache, progress=_updater(bar))
@@ -113,10 +114,12 @@ def plot(args: argparse.Namespace) -> int:
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
+    from simnet.config_file import positive_int_arg, seed_arg
+
     p.add_argument("scenario", help="scenario or experiment YAML file, e.g. scenarios/o2_dynamic.yaml, "
                    "scenarios/paper/fig8_update_prior.yaml")
     p.add_argument("--out", help="run folder to write (default: <output.dir>/<name>-<UTC time>)")
-    p.add_argument("--seed", type=int, help="override the scenario's seed")
+    p.add_argument("--seed", type=seed_arg, help="override the scenario's seed")
     p.add_argument("--quick", action="store_true", help="apply the scenario's quick: block (a short run)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a scenario value, e.g. --set ues.count=8 (repeatable)")
@@ -125,8 +128,8 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip drawing figures")
     p.add_argument("--overwrite", action="store_true", help="allow writing into a folder that holds a run")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument("--workers", type=int, help="processes for the policy variants (default: CPU count; experiment "
-                   "files always run in one process)")
+    p.add_argument("--workers", type=positive_int_arg, help="processes for the policy variants (default: CPU count; "
+                   "experiment files always run in one process)")
     p.add_argument("--ray", metavar="ADDRESS", help="run the variants on a Ray cluster ('local' starts one here; "
                    "needs the 'cluster' extra)")
 

@@ -9,18 +9,30 @@ here, before any output is written.
 from __future__ import annotations
 
 import copy
-import difflib
 import itertools
 from collections.abc import Mapping
 from dataclasses import field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass
 
+from simnet.config_fields import Ctx, parse_section
+from simnet.config_file import (
+    SCENARIO_TOP_KEYS,
+    parse_overrides,
+    parse_seed_and_name,
+    read_mapping,
+    resolve_file,
+)
 from simnet.errors import ConfigError, SimnetError
+from simnet.run_budget import check_at_load, note_cost
+from simnet.strict_yaml import clip, quote
+
+__all__ = ["Block", "Ctx", "DownlinkConfig", "OutputConfig", "PolicySpec", "Scenario", "SystemConfig", "UEConfig",
+           "UplinkConfig", "is_experiment_file", "load_scenario", "parse_overrides", "parse_section",
+           "note_cost", "parse_seed_and_name", "read_mapping", "registries", "resolve_file", "to_dict"]
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -29,8 +41,8 @@ _STRICT = ConfigDict(extra="forbid")
 class SystemConfig:
     """OFDM and array parameters shared by the channel source and the codec."""
 
-    carrier_hz: float = field(default=3.5e9, metadata={"gt": 0})
-    bandwidth_hz: float = field(default=50e6, metadata={"gt": 0})
+    carrier_hz: float = field(default=3.5e9, metadata={"ge": 0.4e9, "le": 100e9, "note": "0.4 to 100 GHz"})
+    bandwidth_hz: float = field(default=50e6, metadata={"ge": 100e3, "le": 2e9, "note": "100 kHz to 2 GHz"})
     num_subcarriers: int = field(default=64, metadata={"ge": 1, "le": 4096})
     bs_array: tuple[int, int] = (8, 8)
     snr_db: float = field(default=10.0, metadata={"ge": -50, "le": 80})
@@ -45,12 +57,13 @@ class UEConfig:
     """The users: how many, how they move, how often they measure and report CSI."""
 
     count: int = field(default=1, metadata={"ge": 1, "le": 1024})
-    speed_mps: float = field(default=1.4, metadata={"gt": 0, "le": 100})
-    sample_spacing_m: float = field(default=0.1, metadata={"gt": 0, "le": 100})
-    report_spacing_m: float | None = field(default=None, metadata={"gt": 0, "le": 1000})
-    track_length_m: float | None = field(default=None, metadata={"gt": 0})
+    speed_mps: float = field(default=1.4, metadata={"ge": 0.01, "le": 100, "note": "1 cm/s to 360 km/h"})
+    sample_spacing_m: float = field(default=0.1, metadata={"ge": 1e-3, "le": 100, "note": "1 mm to 100 m"})
+    report_spacing_m: float | None = field(default=None, metadata={"ge": 1e-3, "le": 1000, "note": "1 mm to 1 km"})
+    track_length_m: float | None = field(default=None, metadata={"gt": 0, "le": 100e3, "note": "up to 100 km, and "
+                                                                 "at most the channel's track"})
     window_max: int = field(default=256, metadata={"ge": 1, "le": 100000})
-    seconds_per_step: float = field(default=0.01, metadata={"ge": 0})
+    seconds_per_step: float = field(default=0.01, metadata={"ge": 0, "le": 3600, "note": "up to an hour"})
     stagger: bool = True
 
 
@@ -58,9 +71,9 @@ class UEConfig:
 class UplinkConfig:
     """The shared uplink."""
 
-    rate_bps: float = field(default=1e6, metadata={"gt": 0})
+    rate_bps: float = field(default=1e6, metadata={"ge": 1e3, "le": 1e12, "note": "1 kbit/s to 1 Tbit/s"})
     discipline: Literal["fifo", "csi-first"] = "fifo"
-    latency_s: float = field(default=0.0, metadata={"ge": 0})
+    latency_s: float = field(default=0.0, metadata={"ge": 0, "le": 60, "note": "up to a minute"})
     # CRC per CSI report (simnet.crc): none, the NR UCI rule (CRC11 for the usual >= 20 payload bits), or fixed
     report_crc: Literal["none", "nr", "crc6", "crc11", "crc16", "crc24c"] = "none"
 
@@ -69,14 +82,14 @@ class UplinkConfig:
 class DownlinkConfig:
     """When the BS beamforms (and is scored) with what it decoded."""
 
-    slot_period_s: float = field(default=0.1, metadata={"gt": 0})
+    slot_period_s: float = field(default=0.1, metadata={"ge": 1e-6, "le": 10, "note": "1 us to 10 s"})
 
 
 @dataclass(frozen=True, config=_STRICT)
 class OutputConfig:
     """Where results go."""
 
-    dir: str = "results"
+    dir: str = field(default="results", metadata={"nonblank": True, "note": "a folder, e.g. results"})
     plots: bool = True
 
 
@@ -127,60 +140,6 @@ _SECTIONS: dict[str, Any] = {
     "downlink": DownlinkConfig,
     "output": OutputConfig,
 }
-_TOP_KEYS = ["name", "seed", "system", "channel", "ues", "codec", "uplink", "downlink", "policies", "output",
-             "quick", "description"]
-
-
-def _did_you_mean(key: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(str(key), allowed, n=1)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
-class Ctx:
-    """The file being read: builds ``ConfigError``s that start with its path and the key path."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def error(self, key_path: str, msg: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key_path}: {msg}")
-
-
-def _range_text(meta: Mapping[str, Any]) -> str:
-    ops = {"gt": ">", "ge": ">=", "lt": "<", "le": "<="}
-    return " and ".join(f"{ops[k]} {v}" for k, v in meta.items() if k in ops)
-
-
-def parse_section(ctx: Ctx, name: str, cls: Any, raw: Any) -> Any:
-    """Validate mapping ``raw`` into dataclass ``cls``: unknown keys (did-you-mean), types, ``metadata`` ranges."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, Mapping):
-        raise ctx.error(name, f"must be a mapping of keys, got {type(raw).__name__} {raw!r}")
-    allowed = [f.name for f in fields(cls)]
-    for key in raw:
-        if key not in allowed:
-            raise ctx.error(f"{name}.{key}", f"unknown key{_did_you_mean(key, allowed)} "
-                                              f"(allowed: {', '.join(allowed)})")
-    try:
-        obj = TypeAdapter(cls).validate_python(dict(raw))
-    except ValidationError as err:
-        first = err.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        key = loc.split(".")[0]
-        value = raw.get(key, first.get("input"))
-        raise ctx.error(f"{name}.{loc}", f"value {value!r} is invalid: {first['msg']}") from None
-    for f in fields(cls):
-        value = getattr(obj, f.name)
-        if value is None or not f.metadata:
-            continue
-        m = f.metadata
-        bad = (("gt" in m and not value > m["gt"]) or ("ge" in m and not value >= m["ge"])
-               or ("lt" in m and not value < m["lt"]) or ("le" in m and not value <= m["le"]))
-        if bad:
-            raise ctx.error(f"{name}.{f.name}", f"value {value!r} is out of range (allowed: {_range_text(m)})")
-    return obj
-
 
 def _freeze(value: Any) -> Any:
     if isinstance(value, Mapping):
@@ -190,32 +149,64 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+_SYSTEM_OWNED = {
+    "channel": ("carrier_hz", "bandwidth_hz", "num_subcarriers", "bs_array"),
+    "codec": ("num_bs_ant", "num_subcarriers"),
+}
+"""Keywords of a block that the ``system`` section sets for it (a value in the block would be ignored)."""
+MAX_VARIANTS = 1000
+"""Most policy variants a scenario may expand to (each one is a full simulation run)."""
+
+
 def _parse_block(ctx: Ctx, name: str, raw: Any, registry: Any) -> Block:
     if not isinstance(raw, Mapping):
-        raise ctx.error(name, f"must be a mapping with a 'type' key, got {raw!r}")
+        raise ctx.error(name, f"must be a mapping with a 'type' key, got {quote(raw)}")
     if "type" not in raw:
         raise ctx.error(f"{name}.type", f"missing (known: {', '.join(registry.names())})")
     typ = raw["type"]
+    if not isinstance(typ, str):
+        raise ctx.error(f"{name}.type", f"must be a name, got {quote(typ)} (known: {', '.join(registry.names())})")
     if typ not in registry:
-        raise ctx.error(f"{name}.type", registry.unknown_message(typ))
+        raise ctx.error(f"{name}.type", registry.unknown_message(clip(typ, 60)))
     kwargs = {k: v for k, v in raw.items() if k != "type"}
-    return Block(type=str(typ), kwargs=tuple(sorted(kwargs.items())))
+    for key in kwargs:
+        if not isinstance(key, str):
+            raise ctx.error(name, f"keyword {quote(key, 60)} must be a name")
+        if key in _SYSTEM_OWNED.get(name, ()):
+            raise ctx.error(f"{name}.{key}", f"is set by the system section; give system.{key} instead "
+                                             f"(e.g. --set system.{key}=...)")
+    return Block(type=typ, kwargs=tuple(sorted(kwargs.items())))
+
+
+def _check_sweep(ctx: Ctx, key: str, sweep: Any) -> None:
+    if not isinstance(sweep, Mapping) or not all(isinstance(v, list) and v for v in sweep.values()):
+        raise ctx.error(f"{key}.sweep", f"must map keyword names to non-empty lists, got {quote(sweep)}")
+    if not all(isinstance(k, str) for k in sweep):
+        raise ctx.error(f"{key}.sweep", f"keyword names must be strings, got {quote(list(sweep))}")
+    num = 1
+    for values in sweep.values():
+        num *= len(values)
+    if num > MAX_VARIANTS:
+        raise ctx.error(f"{key}.sweep", f"expands to {num:,} variants, more than {MAX_VARIANTS:,}: sweep fewer "
+                                        "values or split the study into several scenarios")
 
 
 def _policy_specs(ctx: Ctx, raw: Any, registry: Any) -> tuple[PolicySpec, ...]:
     if not isinstance(raw, list) or not raw:
-        raise ctx.error("policies", f"must be a non-empty list of {{type: ..., ...}} blocks, got {raw!r}")
+        raise ctx.error("policies", f"must be a non-empty list of {{type: ..., ...}} blocks, got {quote(raw)}")
     specs: list[PolicySpec] = []
     for i, item in enumerate(raw):
         key = f"policies[{i}]"
         if not isinstance(item, Mapping):
-            raise ctx.error(key, f"must be a mapping with a 'type' key, got {item!r}")
+            raise ctx.error(key, f"must be a mapping with a 'type' key, got {quote(item)}")
         item = dict(item)
         sweep = item.pop("sweep", None) or {}
         label = item.pop("label", None)
+        if label is not None and (not isinstance(label, str) or not 0 < len(label) <= 100):
+            raise ctx.error(f"{key}.label", f"value {quote(label)} is invalid (allowed: a string of 1 to 100 "
+                                            "characters)")
         block = _parse_block(ctx, key, item, registry)
-        if not isinstance(sweep, Mapping) or not all(isinstance(v, list) and v for v in sweep.values()):
-            raise ctx.error(f"{key}.sweep", f"must map keyword names to non-empty lists, got {sweep!r}")
+        _check_sweep(ctx, key, sweep)
         names = sorted(sweep)
         for combo in itertools.product(*(sweep[n] for n in names)):
             kwargs = block.kw()
@@ -225,25 +216,17 @@ def _policy_specs(ctx: Ctx, raw: Any, registry: Any) -> tuple[PolicySpec, ...]:
             try:
                 registry.get(block.type)(**kwargs)
             except SimnetError as err:
-                raise ctx.error(key, str(err)) from None
+                raise ctx.error(key, clip(str(err), 400)) from None
             except (TypeError, ValueError) as err:
-                raise ctx.error(key, f"bad arguments for policy {block.type!r}: {err}") from None
+                raise ctx.error(key, f"bad arguments for policy {block.type!r}: {clip(str(err))}") from None
+            if len(specs) >= MAX_VARIANTS:
+                raise ctx.error("policies", f"the policies expand to more than {MAX_VARIANTS:,} variants")
             specs.append(PolicySpec(label=lab, type=block.type, kwargs=tuple(sorted(kwargs.items()))))
     labels = [s.label for s in specs]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
         raise ctx.error("policies", f"duplicate policy labels {dup}: give each a distinct 'label:'")
     return tuple(specs)
-
-
-def _deep_merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in over.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), Mapping):
-            out[k] = _deep_merge(dict(out[k]), v)
-        else:
-            out[k] = v
-    return out
 
 
 def registries() -> tuple[Any, Any, Any]:
@@ -253,76 +236,6 @@ def registries() -> tuple[Any, Any, Any]:
     import simnet.codecs
 
     return simnet.channels.CHANNEL_SOURCES, simnet.codecs.CODECS, policies.POLICIES
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["ues.count=8", "uplink.discipline=fifo"]`` -> nested mapping (values parsed as YAML)."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY.PATH=VALUE, e.g. --set ues.count=8")
-        try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item!r}: the value is not valid YAML") from None
-        node = out
-        parts = key.strip().split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = parsed
-    return out
-
-
-def read_mapping(path: str | Path) -> dict[str, Any]:
-    """The top-level mapping of a YAML scenario or experiment file (``yaml.safe_load``).
-
-    Raises:
-        ConfigError: missing file, invalid YAML (with line and column) or a top level that is not a mapping.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ConfigError(f"{path}: scenario file not found (give the path of a .yaml file, e.g. "
-                          f"scenarios/smoke.yaml)")
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{path}: not valid YAML{where}: {getattr(err, 'problem', err)}") from None
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections ({', '.join(_TOP_KEYS)})")
-    return dict(raw)
-
-
-def resolve_file(raw: dict[str, Any], ctx: Ctx, top_keys: list[str], quick: bool,
-                 overrides: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Check the top-level keys, drop ``description``, merge the ``quick:`` block (if asked) and overrides."""
-    for key in raw:
-        if key not in top_keys:
-            raise ctx.error(str(key), f"unknown section{_did_you_mean(key, top_keys)} "
-                                      f"(allowed: {', '.join(top_keys)})")
-    raw = dict(raw)
-    quick_block = raw.pop("quick", None) or {}
-    raw.pop("description", None)
-    if quick:
-        if not isinstance(quick_block, Mapping):
-            raise ctx.error("quick", f"must be a mapping of sections to override, got {quick_block!r}")
-        raw = _deep_merge(raw, quick_block)
-    if overrides:
-        raw = _deep_merge(raw, overrides)
-    return raw
-
-
-def parse_seed_and_name(raw: Mapping[str, Any], ctx: Ctx, seed: int | None, default_name: str) -> tuple[int, str]:
-    """The run's seed (``seed`` argument over the file's, default 0) and name (default: the file stem)."""
-    seed_value = raw.get("seed", 0) if seed is None else seed
-    if isinstance(seed_value, bool) or not isinstance(seed_value, int) or seed_value < 0:
-        raise ctx.error("seed", f"value {seed_value!r} is invalid (allowed: an integer >= 0)")
-    name = raw.get("name", default_name)
-    if not isinstance(name, str) or not name:
-        raise ctx.error("name", f"value {name!r} is invalid (allowed: a non-empty string)")
-    return int(seed_value), name
 
 
 def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False,
@@ -340,15 +253,17 @@ def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False
     """
     p = Path(path)
     ctx = Ctx(str(path))
-    raw = resolve_file(read_mapping(path), ctx, _TOP_KEYS, quick, overrides)
+    raw = resolve_file(read_mapping(path), ctx, SCENARIO_TOP_KEYS, quick, overrides)
     for key in ("channel", "codec", "policies"):
         if key not in raw:
             raise ctx.error(key, "missing section (see scenarios/smoke.yaml for an example)")
     seed_value, name = parse_seed_and_name(raw, ctx, seed, p.stem)
     sections = {k: parse_section(ctx, k, cls, raw.get(k)) for k, cls in _SECTIONS.items()}
-    bs = sections["system"].bs_array
-    if min(bs) < 1:
-        raise ctx.error("system.bs_array", f"value {list(bs)!r} is invalid (allowed: two integers >= 1)")
+    bs = (raw.get("system") or {}).get("bs_array", sections["system"].bs_array)
+    if (not isinstance(bs, list | tuple) or len(bs) != 2
+            or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 256 for n in bs)):
+        raise ctx.error("system.bs_array", f"value {quote(bs)} is invalid (allowed: two integers from 1 to 256, "
+                                           "e.g. [8, 8])")
     chan_reg, codec_reg, policy_reg = registries()
     codec_block = _parse_block(ctx, "codec", raw["codec"], codec_reg)
     policy_specs = _policy_specs(ctx, raw["policies"], policy_reg)
@@ -357,7 +272,7 @@ def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False
         if moving:
             raise ctx.error("policies", f"codec {codec_block.type!r} is a fixed codebook with no model to update; "
                                         f"only the 'never' policy can run it (remove {', '.join(moving)})")
-    return Scenario(
+    scenario = Scenario(
         name=name,
         path=str(path),
         seed=seed_value,
@@ -370,6 +285,8 @@ def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False
         policies=policy_specs,
         output=sections["output"],
     )
+    check_at_load(scenario)  # refuse a run that cannot fit before anything is computed
+    return scenario
 
 
 def to_dict(obj: Any) -> Any:

@@ -22,6 +22,7 @@ from simnet.codecs import CODECS
 from simnet.config import Block, PolicySpec, Scenario, SystemConfig
 from simnet.errors import ConfigError, SimnetError
 from simnet.mobility import TrackSamples, Trajectory
+from simnet.run_budget import check_tracks
 from simnet.ue import UserEquipment
 from simnet.uplink import Uplink
 
@@ -150,6 +151,7 @@ def build_world(scenario: Scenario, cache_dir: Path | None = None, progress: Pro
                           f"of ues.sample_spacing_m = {ues.sample_spacing_m}")
     report_period_s = report_spacing / ues.speed_mps
     tracks = source.tracks(ues.count)
+    check_tracks(scenario, tracks)  # track_length_m within the routes, and a run size that fits
     samples: list[TrackSamples] = []
     h: list[np.ndarray] = []
     for u, wp in enumerate(tracks):

@@ -16,6 +16,7 @@ from simnet.experiments import is_experiment_file, load_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = sorted((ROOT / "tests" / "scenarios_broken").glob("*.yaml"))
+SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml")) + sorted((ROOT / "scenarios" / "paper").glob("*.yaml"))
 
 
 def test_corpus_is_large_enough():
@@ -24,7 +25,7 @@ def test_corpus_is_large_enough():
 
 @pytest.mark.parametrize("path", BROKEN, ids=[p.stem for p in BROKEN])
 def test_broken_scenario_gives_one_clear_line(path: Path):
-    expect = path.read_text().splitlines()[0].removeprefix("# expect: ").strip()
+    expect = path.read_bytes().split(b"\n")[0].decode().removeprefix("# expect: ").strip()  # some are not UTF-8
     with pytest.raises(ConfigError) as info:
         if is_experiment_file(path):
             load_experiment(path)
@@ -35,6 +36,16 @@ def test_broken_scenario_gives_one_clear_line(path: Path):
     assert "\n" not in msg
     assert msg.startswith(str(path))
     assert expect in msg, msg
+
+
+@pytest.mark.parametrize("quick", [False, True])
+@pytest.mark.parametrize("path", SHIPPED, ids=[f"{p.parent.name}/{p.stem}" for p in SHIPPED])
+def test_every_shipped_scenario_loads(path: Path, quick: bool):
+    if is_experiment_file(path):
+        assert load_experiment(path, quick=quick).name == path.stem
+    else:
+        sc = load_scenario(path, quick=quick)
+        assert sc.name == path.stem and sc.policies
 
 
 def test_tiny_scenario_parses_into_frozen_dataclasses():
@@ -86,6 +97,15 @@ def test_set_overrides_are_validated_like_the_file(tmp_path: Path):
         load_scenario(ROOT / "tests" / "data" / "tiny.yaml", overrides=parse_overrides(["ues.cout=5"]))
     with pytest.raises(ConfigError, match="KEY.PATH=VALUE"):
         parse_overrides(["ues.count"])
+    with pytest.raises(ConfigError, match=r"uplnk: unknown section \(from --set\); did you mean 'uplink'\?"):
+        load_scenario(ROOT / "tests" / "data" / "tiny.yaml", overrides=parse_overrides(["uplnk.rate_bps=1"]))
+    with pytest.raises(ConfigError, match=r"quick.uplnk: unknown section; did you mean 'uplink'\?"):
+        load_scenario(ROOT / "tests" / "data" / "tiny.yaml", overrides=parse_overrides(["quick.uplnk.rate_bps=1"]))
+    with pytest.raises(ConfigError, match=r"channel.carrier_hz: is set by the system section"):
+        load_scenario(ROOT / "tests" / "data" / "tiny.yaml", overrides=parse_overrides(["channel.carrier_hz=3.7e9"]))
+    sc = load_scenario(ROOT / "tests" / "data" / "tiny.yaml", quick=True,
+                       overrides=parse_overrides(["quick.ues.count=1", "uplink.rate_bps=2e4"]))
+    assert sc.ues.count == 1 and sc.uplink.rate_bps == 2e4  # --set reaches the quick block, and wins over it
 
 
 def test_corrupt_checkpoint_is_one_clear_error(tmp_path: Path):

@@ -114,8 +114,8 @@ class RDCRNet(RDCodec):
             _conv(f, 8, (3, 3), gen, linear=True), nn.PixelShuffle(2),
         )  # fmt: skip
         # channels-last convolutions run 1.4-2.5x faster with oneDNN on these small images (measured)
-        self.analysis_net.to(memory_format=torch.channels_last)
-        self.synthesis_net.to(memory_format=torch.channels_last)
+        self.analysis_net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.synthesis_net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self._latent_grid = (c, num_bs_ant // 4, num_delay_taps // 4)
         num_positions = int(np.prod(self._latent_grid))
         self.prior = FactorizedPrior(num_positions, filters=(3, 3), tail_mass=1e-6, max_symbols=255,
