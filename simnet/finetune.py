@@ -107,9 +107,12 @@ class FinetuneConfig:
 
 
 def _check(key: str, value: Any, kind: type, lo: float, hi: float) -> None:
-    ok = not isinstance(value, bool) and isinstance(value, int if kind is int else int | float)
-    if not ok or not (math.isfinite(value) and lo <= value <= hi):
-        what = "integer" if kind is int else "number"
+    what = "integer" if kind is int else "number"
+    if isinstance(value, bool) or not isinstance(value, int if kind is int else int | float):
+        article = "an" if kind is int else "a"
+        raise ConfigError(f"{key}: must be {article} {what} in [{lo:g}, {hi:g}], "
+                          f"got {type(value).__name__} {value!r:.200}")
+    if not (math.isfinite(value) and lo <= value <= hi):
         raise ConfigError(f"{key}: {value!r} is out of range (allowed: {what} in [{lo:g}, {hi:g}])")
 
 
