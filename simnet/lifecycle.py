@@ -77,12 +77,13 @@ def _now() -> str:
 
 
 @contextmanager
-def tracked_run(out: Path, manifest: dict[str, Any], on_abort: Callable[[str], None] | None = None) -> Iterator[None]:
+def tracked_run(out: Path, manifest: dict[str, Any], on_abort: Callable[[str], None] | None = None,
+                resumable: bool = True) -> Iterator[None]:
     """Run the block with ``manifest`` marked ``running`` in ``out``; mark it failed or interrupted on the way out.
 
     The caller marks success itself (``status: complete``). On an error the manifest gets ``error`` (one line)
     and, for unexpected errors, ``traceback``; then ``on_abort(status)`` may write what can still be written
-    (the report of finished variants), best effort.
+    (the report of finished variants), best effort. ``resumable`` says whether ``--resume`` can finish it.
 
     Raises:
         RunInterrupted: on SIGINT, SIGTERM or SIGHUP, with a line saying how to resume.
@@ -91,7 +92,7 @@ def tracked_run(out: Path, manifest: dict[str, Any], on_abort: Callable[[str], N
     """
     manifest["status"] = "running"
     write_manifest(out, manifest)
-    hint = f"rerun with --out {out} --resume to finish it"
+    hint = f"rerun with --out {out} --resume to finish it" if resumable else "rerun with --overwrite to start over"
     try:
         with signals_as_interrupt():
             yield
@@ -99,7 +100,7 @@ def tracked_run(out: Path, manifest: dict[str, Any], on_abort: Callable[[str], N
         signum = getattr(err, "signum", signal.SIGINT)
         reason = str(err) or "stopped by SIGINT"
         _abort(out, manifest, "interrupted", reason, None, on_abort)
-        raise RunInterrupted(f"interrupted ({reason}); finished variants are kept in {out}; {hint}", signum) from None
+        raise RunInterrupted(f"interrupted ({reason}); what was finished is kept in {out}; {hint}", signum) from None
     except SimnetError as err:
         _abort(out, manifest, "failed", str(err), None, on_abort)
         raise
