@@ -13,6 +13,8 @@ the rows the manifest recorded for it; ``--resume`` keeps those, drops the rest 
 from __future__ import annotations
 
 import json
+import os
+import platform
 import signal
 import threading
 import traceback
@@ -90,7 +92,7 @@ def tracked_run(out: Path, manifest: dict[str, Any], on_abort: Callable[[str], N
         SimnetError: the block's own, re-raised after marking the manifest.
         RunFailed: any other exception, as one line pointing at the manifest's traceback.
     """
-    manifest["status"] = "running"
+    manifest.update(status="running", pid=os.getpid(), host=platform.node())
     write_manifest(out, manifest)
     hint = f"rerun with --out {out} --resume to finish it" if resumable else "rerun with --overwrite to start over"
     try:
@@ -153,6 +155,9 @@ def resume_state(out: Path, scenario: dict[str, Any], labels: Sequence[str]) -> 
                           "pass --overwrite to start over")
     if old.get("kind") == "experiment":
         raise SimnetError(f"--resume: {out} holds an experiment run, not a simulation; pass --overwrite")
+    if old.get("status") == "running" and _still_running(old):
+        raise SimnetError(f"--resume: {out} is still being written by process {old['pid']} on this machine; "
+                          "wait for it or stop it first")
     if comparable_scenario(old["scenario"]) != comparable_scenario(scenario):
         diff = sorted(k for k in set(old["scenario"]) | set(scenario) if k not in ("path", "output")
                       and json.dumps(old["scenario"].get(k), sort_keys=True, default=str)
@@ -178,6 +183,20 @@ def resume_state(out: Path, scenario: dict[str, Any], labels: Sequence[str]) -> 
             kept = df[df.variant.isin(list(finished))].reset_index(drop=True)
             atomic_write(out / f"{name}.parquet", lambda p, d=kept: d.to_parquet(p, index=False))
     return old, finished
+
+
+def _still_running(manifest: dict[str, Any]) -> bool:
+    """Whether the process that wrote a ``running`` manifest is alive on this machine (a reused pid reads as alive)."""
+    pid = manifest.get("pid")
+    if not isinstance(pid, int) or manifest.get("host") != platform.node() or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, but another user's
+        return True
+    return True
 
 
 def _read_table(path: Path, read: Callable[[Path], pd.DataFrame]) -> pd.DataFrame | None:

@@ -140,6 +140,23 @@ def test_plot_of_a_run_that_finished_no_variant_refuses_in_one_line(tmp_path: Pa
     assert err.count("\n") == 1 and "still running" in err and "nothing to draw" in err
 
 
+def test_resume_refuses_a_folder_whose_run_is_still_alive(scenario: Path, tmp_path: Path, capsys: Any):
+    import platform
+
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "manifest.json").write_text(json.dumps(
+            {"status": "running", "pid": writer.pid, "host": platform.node(), "scenario": {"name": "other"}}))
+        assert run_sim_main(_args(scenario, tmp_path / "run", tmp_path / "cache", "--resume")) == 2
+        assert f"still being written by process {writer.pid}" in capsys.readouterr().err
+    finally:
+        writer.kill()
+        writer.wait()
+    assert run_sim_main(_args(scenario, tmp_path / "run", tmp_path / "cache", "--resume")) == 2
+    assert "another scenario" in capsys.readouterr().err  # a dead writer's run may be resumed (if it matches)
+
+
 # ---- signals: a real run with two worker processes, in a subprocess -----------------------------------
 
 LONG_VARIANTS = THREE_VARIANTS.replace("track_length_m: 0.3", "track_length_m: 60").replace(
