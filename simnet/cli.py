@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     """
     from simnet.config import is_experiment_file, load_scenario, parse_overrides, to_dict
     from simnet.lifecycle import resume_state, tracked_run
-    from simnet.results import RUN_FIGURES, RUN_FILES, package_versions, prepare_run_dir
+    from simnet.results import RUN_FIGURES, RUN_FILES, package_versions, prepare_run_dir, write_manifest
 
     cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     if is_experiment_file(args.scenario):  # an offline experiment (scenarios/paper/fig2_backbone_rd.yaml, ...)
@@ -80,9 +80,6 @@ def run(args: argparse.Namespace) -> int:
 
             figures = [p.name for p in plot_run(out)]
         manifest.update(status="complete", wall_time_s=round(time.perf_counter() - t0, 3), figures=figures)
-        manifest.pop("error", None)
-        from simnet.results import write_manifest
-
         write_manifest(out, manifest)
     cols = ["variant", "total_bits_per_dim", "nmse_db", "cosine_sim", "se_bps_hz", "mean_csi_age_ms",
             "num_model_updates"]
