@@ -37,8 +37,17 @@ def run(args: argparse.Namespace) -> int:
     ``simnet.lifecycle``); ``--resume`` continues a run in its folder with the variants it has not finished.
     """
     from simnet.config import is_experiment_file, load_scenario, parse_overrides, to_dict
+    from simnet.engine import build_world
     from simnet.lifecycle import resume_state, tracked_run
-    from simnet.results import RUN_FIGURES, RUN_FILES, package_versions, prepare_run_dir, write_manifest
+    from simnet.results import (
+        RUN_FIGURES,
+        RUN_FILES,
+        check_run_dir,
+        package_versions,
+        prepare_run_dir,
+        run_dir_path,
+        write_manifest,
+    )
 
     cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     if is_experiment_file(args.scenario):  # an offline experiment (scenarios/paper/fig2_backbone_rd.yaml, ...)
@@ -53,27 +62,35 @@ def run(args: argparse.Namespace) -> int:
         raise SimnetError("--resume continues the run in --out, --overwrite replaces it: give one of them")
     if resume and not args.out:
         raise SimnetError("--resume needs the folder of the run to finish: --out DIR --resume")
-    out = prepare_run_dir(args.out, scenario.name, scenario.output.dir, args.overwrite, RUN_FILES + RUN_FIGURES,
-                          resume)
-    manifest: dict[str, Any] = {
-        "scenario": to_dict(scenario), "scenario_file": str(args.scenario),
-        "seed": scenario.seed, "quick": bool(args.quick), "overrides": args.set or [],
-        "workers": args.workers or min(os.cpu_count() or 1, len(scenario.policies)), "versions": package_versions(),
-        "cache_dir": str(cache) if cache else None, "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "finished_variants": {},
-    }
+    out = run_dir_path(args.out, scenario.name, scenario.output.dir)
+    check_run_dir(out, args.overwrite, RUN_FILES + RUN_FIGURES, resume)  # before the world, which can take long
+    finished: dict[str, Any] = {}
+    resumed: list[Any] = []
     if resume and (out / "manifest.json").exists():
-        old, manifest["finished_variants"] = resume_state(out, manifest["scenario"],
-                                                          [s.label for s in scenario.policies])
-        manifest["resumed"] = [*old.get("resumed", []), {k: old.get(k) for k in ("status", "started_utc", "error")}]
+        old, finished = resume_state(out, to_dict(scenario), [s.label for s in scenario.policies])
+        resumed = [*old.get("resumed", []), {k: old.get(k) for k in ("status", "started_utc", "error")}]
         for name in ("report.md", *RUN_FIGURES):  # drawn from the tables again at the end
             (out / name).unlink(missing_ok=True)
     elif resume and any((out / name).exists() for name in RUN_FILES):
         raise SimnetError(f"--resume: {out} holds simnet tables but no manifest.json, so they cannot be checked; "
                           "pass --overwrite to start over")
-    state: dict[str, Any] = {}
-    with tracked_run(out, manifest, on_abort=lambda status: _partial_report(out, scenario, state, status)):
-        summary = _run_variants(args, scenario, out, manifest, cache, state)
+    from tqdm import tqdm
+
+    with tqdm(total=100, desc="channels", disable=args.quiet, leave=False) as bar:  # its errors leave no folder
+        world = build_world(scenario, cache_dir=cache, progress=_updater(bar))
+    prepare_run_dir(str(out), scenario.name, scenario.output.dir, args.overwrite, RUN_FILES + RUN_FIGURES, resume)
+    manifest: dict[str, Any] = {
+        "scenario": to_dict(scenario), "scenario_file": str(args.scenario),
+        "seed": scenario.seed, "quick": bool(args.quick), "overrides": args.set or [],
+        "workers": args.workers or min(os.cpu_count() or 1, len(scenario.policies)), "versions": package_versions(),
+        "cache_dir": str(cache) if cache else None, "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "channel": world.channel_info, "codec": world.codec_info, "finished_variants": finished,
+        **({"resumed": resumed} if resumed else {}),
+    }
+    lmbda = world.codec_info["lmbda"]
+    with tracked_run(out, manifest, on_abort=lambda status: _partial_report(out, len(scenario.policies), lmbda,
+                                                                           status)):
+        summary = _run_variants(args, world, out, manifest)
         figures: list[str] = []
         if scenario.output.plots and not args.no_plots:
             from simnet.plots import plot_run
@@ -88,25 +105,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_variants(args: argparse.Namespace, scenario: Any, out: Path, manifest: dict[str, Any],
-                  cache: Path | None, state: dict[str, Any]) -> Any:
-    """Build the world, run the variants not yet finished, write their tables, the summary and the report."""
+def _run_variants(args: argparse.Namespace, world: Any, out: Path, manifest: dict[str, Any]) -> Any:
+    """Run the variants not yet finished, write their tables, the summary and the report; returns the summary."""
     from contextlib import closing
 
     import pandas as pd
     from tqdm import tqdm
 
-    from simnet.engine import build_world
     from simnet.report import write_report
     from simnet.results import summarize, write_manifest, write_summary, write_tables
     from simnet.sweep import run_variants
 
-    show = not args.quiet
-    with tqdm(total=100, desc="channels", disable=not show, leave=False) as bar:
-        world = build_world(scenario, cache_dir=cache, progress=_updater(bar))
-    manifest.update(channel=world.channel_info, codec=world.codec_info)
-    write_manifest(out, manifest)
-    state["lmbda"] = world.codec_info["lmbda"]
+    scenario = world.scenario
     num_dims = 2 * scenario.system.num_bs_ant * scenario.system.num_subcarriers
     finished = manifest["finished_variants"]
     labels = [s.label for s in scenario.policies]
@@ -115,7 +125,7 @@ def _run_variants(args: argparse.Namespace, scenario: Any, out: Path, manifest: 
         kept = pd.read_csv(out / "summary.csv")
         rows = {r["variant"]: r for r in kept.to_dict("records")}
     todo = tuple(s for s in scenario.policies if s.label not in finished)
-    bars = {s.label: tqdm(total=100, desc=f"{s.label:<24}", disable=not show, position=i)
+    bars = {s.label: tqdm(total=100, desc=f"{s.label:<24}", disable=args.quiet, position=i)
             for i, s in enumerate(todo)}
     try:
         with closing(run_variants(world, todo, manifest["workers"], lambda s: _updater(bars[s.label]),
@@ -129,20 +139,19 @@ def _run_variants(args: argparse.Namespace, scenario: Any, out: Path, manifest: 
         for bar in bars.values():
             bar.close()
     summary = write_summary(out, [rows[label] for label in labels])
-    write_report(out, state["lmbda"])
+    write_report(out, world.codec_info["lmbda"])
     return summary
 
 
-def _partial_report(out: Path, scenario: Any, state: dict[str, Any], status: str) -> None:
+def _partial_report(out: Path, num_variants: int, lmbda: float, status: str) -> None:
     """``report.md`` of the variants a failed or interrupted run finished (none if it finished none)."""
     from simnet.report import write_report
     from simnet.results import read_manifest
 
     finished = list((read_manifest(out) or {}).get("finished_variants", {}))
-    if "lmbda" not in state or not finished or not (out / "summary.csv").is_file():
+    if not finished or not (out / "summary.csv").is_file():
         return
-    n = len(scenario.policies)
-    write_report(out, state["lmbda"], note=f"**{status.capitalize()} run:** {len(finished)} of {n} variants "
+    write_report(out, lmbda, note=f"**{status.capitalize()} run:** {len(finished)} of {num_variants} variants "
                  f"finished ({', '.join(finished)}); `--out {out} --resume` runs the rest.")
 
 

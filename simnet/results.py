@@ -39,23 +39,23 @@ PARQUET_TABLES = ("reports", "slots", "packets", "finetunes")
 """The per-variant Parquet tables, ``<name>.parquet``."""
 
 
-def prepare_run_dir(out: str | None, name: str, base: str, overwrite: bool, written: tuple[str, ...] = (),
-                    resume: bool = False) -> Path:
-    """Create the run folder: ``out``, or ``<base>/<name>-<UTC time>``.
+def run_dir_path(out: str | None, name: str, base: str) -> Path:
+    """The run folder: ``out``, or ``<base>/<name>-<UTC time>``."""
+    if out is not None:
+        return Path(out)
+    return Path(base) / f"{name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+
+
+def check_run_dir(path: Path, overwrite: bool, written: tuple[str, ...] = (), resume: bool = False) -> list[str]:
+    """Check, without writing anything, that a run may write into ``path``; returns the run files already there.
 
     A folder that holds any of the files a run writes (``written``, plus ``manifest.json``) is refused, since
-    tables would be appended to and a user's own files replaced; ``overwrite`` removes those files first
-    (so no stale table, report or figure survives), ``resume`` keeps them for the caller to continue.
+    tables would be appended to and a user's own files replaced, unless ``overwrite`` or ``resume`` is given.
 
     Raises:
         SimnetError: the path is a file, lies under a file or cannot be written, or it holds run files and
             neither ``overwrite`` nor ``resume`` is given.
     """
-    if out is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        path = Path(base) / f"{name}-{stamp}"
-    else:
-        path = Path(out)
     check_writable_dir(path, "--out")
     present = [f for f in ("manifest.json", *written) if (path / f).exists()]
     if present and not (overwrite or resume):
@@ -64,6 +64,19 @@ def prepare_run_dir(out: str | None, name: str, base: str, overwrite: bool, writ
                 else f"files a run writes ({', '.join(present)})")
         fix = "pass --resume to finish it, " if status in ("running", "failed", "interrupted") else ""
         raise SimnetError(f"{path} already holds {held}; give another --out, {fix}or pass --overwrite to replace them")
+    return present
+
+
+def prepare_run_dir(out: str | None, name: str, base: str, overwrite: bool, written: tuple[str, ...] = (),
+                    resume: bool = False) -> Path:
+    """Create the run folder (``run_dir_path``) after ``check_run_dir``; ``overwrite`` first removes the run
+    files there (so no stale table, report or figure survives), ``resume`` keeps them for the caller.
+
+    Raises:
+        SimnetError: as ``check_run_dir``, or the folder cannot be created.
+    """
+    path = run_dir_path(out, name, base)
+    present = check_run_dir(path, overwrite, written, resume)
     try:
         path.mkdir(parents=True, exist_ok=True)
         if overwrite:
