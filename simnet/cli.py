@@ -158,6 +158,7 @@ def _partial_report(out: Path, num_variants: int, lmbda: float, status: str) -> 
 def plot(args: argparse.Namespace) -> int:
     """Redraw a run folder's figures; a run that is not complete is drawn as far as it got, with one warning."""
     from simnet.errors import DataError
+    from simnet.lifecycle import describe_unfinished
     from simnet.plots import plot_run
     from simnet.results import read_manifest
 
@@ -167,18 +168,11 @@ def plot(args: argparse.Namespace) -> int:
 
         paths = redraw(args.run_dir)
     else:
-        manifest = read_manifest(run_dir) or {}
-        status = manifest.get("status")
-        if status not in (None, "complete"):
-            done, total = len(manifest.get("finished_variants", {})), len(manifest.get("scenario", {}).get(
-                "policies", []))
-            why = {"failed": f"failed ({manifest.get('error', 'no reason recorded')})",
-                   "interrupted": f"interrupted ({manifest.get('error', 'no reason recorded')})",
-                   "running": "still running, or was killed before it could record its end"}.get(status, str(status))
-            if not (run_dir / "summary.csv").is_file():
-                raise DataError(f"{run_dir}: this run {why}, before any variant finished; nothing to draw")
-            print(f"warning: {run_dir}: this run {why}; drawing the {done} of {total} variants it finished",
-                  file=sys.stderr)
+        unfinished = describe_unfinished(read_manifest(run_dir) or {})
+        if unfinished and not (run_dir / "summary.csv").is_file():
+            raise DataError(f"{run_dir}: this run {unfinished}, before any variant finished; nothing to draw")
+        if unfinished:
+            print(f"warning: {run_dir}: this run {unfinished}; drawing the variants it finished", file=sys.stderr)
         paths = plot_run(args.run_dir)
     for p in paths:
         print(p)

@@ -127,6 +127,23 @@ def _abort(out: Path, manifest: dict[str, Any], status: str, error: str, trace: 
         write_manifest(out, manifest)
 
 
+def describe_unfinished(manifest: dict[str, Any]) -> str | None:
+    """How a run that is not complete stands, for one line after "this run": e.g. ``"was interrupted (stopped by
+    SIGTERM), 2 of 5 variants finished"``; None for a complete run or a folder without a manifest status."""
+    status = manifest.get("status")
+    if status in (None, "complete"):
+        return None
+    reason = str(manifest.get("error") or "no reason recorded")
+    how = {"failed": f"failed ({reason})", "interrupted": f"was interrupted ({reason})",
+           "running": f"is still running (process {manifest.get('pid')})" if writer_alive(manifest)
+           else "was killed before it could record its end (--resume finishes it)"}.get(status, f"is {status!r}")
+    finished, scenario = manifest.get("finished_variants"), manifest.get("scenario")
+    policies = scenario.get("policies") if isinstance(scenario, dict) else None
+    if isinstance(finished, dict) and isinstance(policies, list) and policies:
+        how += f", {len(finished)} of {len(policies)} variants finished"
+    return how
+
+
 def comparable_scenario(scenario: dict[str, Any]) -> str:
     """A resolved scenario (``config.to_dict``) as canonical JSON, without what may differ between a run and
     its resumption without changing a number: the file's path and the ``output`` block."""
@@ -155,7 +172,7 @@ def resume_state(out: Path, scenario: dict[str, Any], labels: Sequence[str]) -> 
                           "pass --overwrite to start over")
     if old.get("kind") == "experiment":
         raise SimnetError(f"--resume: {out} holds an experiment run, not a simulation; pass --overwrite")
-    if old.get("status") == "running" and _still_running(old):
+    if old.get("status") == "running" and writer_alive(old):
         raise SimnetError(f"--resume: {out} is still being written by process {old['pid']} on this machine; "
                           "wait for it or stop it first")
     if comparable_scenario(old["scenario"]) != comparable_scenario(scenario):
@@ -185,8 +202,8 @@ def resume_state(out: Path, scenario: dict[str, Any], labels: Sequence[str]) -> 
     return old, finished
 
 
-def _still_running(manifest: dict[str, Any]) -> bool:
-    """Whether the process that wrote a ``running`` manifest is alive on this machine (a reused pid reads as alive)."""
+def writer_alive(manifest: dict[str, Any]) -> bool:
+    """Whether the process that wrote a manifest is alive on this machine (a reused pid reads as alive)."""
     pid = manifest.get("pid")
     if not isinstance(pid, int) or manifest.get("host") != platform.node() or pid == os.getpid():
         return False

@@ -10,7 +10,6 @@ how many run side by side (same scenario + seed = identical tables with any ``wo
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import multiprocessing as mp
 import os
 import queue
@@ -68,7 +67,7 @@ def _die_with_parent(parent_pid: int) -> None:
     armed = False
     if sys.platform.startswith("linux"):
         try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            libc = ctypes.CDLL(None, use_errno=True)  # the running process: libc is linked in
             armed = libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
         except (OSError, AttributeError):
             armed = False
@@ -122,10 +121,16 @@ def _run_on_ray(world: World, specs: tuple[PolicySpec, ...], address: str,
     remote = ray.remote(num_cpus=1)(run_one)
     world_ref = ray.put(world)
     refs = [remote.remote(world_ref, spec) for spec in specs]
-    for spec, ref, cb in zip(specs, refs, callbacks):
-        rec = ray.get(ref)
-        cb(1.0)
-        yield spec, rec
+    done = 0
+    try:
+        for spec, ref, cb in zip(specs, refs, callbacks):
+            rec = ray.get(ref)
+            done += 1
+            cb(1.0)
+            yield spec, rec
+    finally:
+        for ref in refs[done:]:  # interrupted or failed: no task may run on in the cluster
+            ray.cancel(ref, force=True)
 
 
 def run_variants(

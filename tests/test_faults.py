@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,10 +135,21 @@ def test_a_crash_mid_run_marks_the_manifest_failed_in_one_line(scenario: Path, t
 
 
 def test_plot_of_a_run_that_finished_no_variant_refuses_in_one_line(tmp_path: Path, capsys: Any):
+    import platform
+
     (tmp_path / "manifest.json").write_text(json.dumps({"status": "running", "finished_variants": {}}))
     assert main(["plot", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "still running" in err and "nothing to draw" in err
+    assert err.count("\n") == 1 and "was killed before it could record its end" in err and "nothing to draw" in err
+    writer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / "manifest.json").write_text(json.dumps(
+            {"status": "running", "pid": writer.pid, "host": platform.node(), "scenario": [1]}))
+        assert main(["plot", str(tmp_path)]) == 2
+        assert f"this run is still running (process {writer.pid}), before any" in capsys.readouterr().err
+    finally:
+        writer.kill()
+        writer.wait()
 
 
 def test_resume_refuses_a_folder_whose_run_is_still_alive(scenario: Path, tmp_path: Path, capsys: Any):
@@ -155,6 +167,52 @@ def test_resume_refuses_a_folder_whose_run_is_still_alive(scenario: Path, tmp_pa
         writer.wait()
     assert run_sim_main(_args(scenario, tmp_path / "run", tmp_path / "cache", "--resume")) == 2
     assert "another scenario" in capsys.readouterr().err  # a dead writer's run may be resumed (if it matches)
+
+
+def _orphan(setup: Any) -> int:
+    """Fork a child that forks a grandchild running ``setup(child_pid)`` and then sleeping; the child exits at
+    once. Returns the grandchild's pid: it lives on unless ``setup`` makes it end with its parent."""
+    armed_r, armed_w = os.pipe()  # grandchild -> child: the guard is set up
+    pid_r, pid_w = os.pipe()  # child -> test: the grandchild's pid
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked child
+        grandchild = os.fork()
+        if grandchild == 0:
+            setup(os.getppid())
+            os.write(armed_w, b"1")
+            time.sleep(30)
+            os._exit(0)
+        os.read(armed_r, 1)  # exit only once the grandchild is armed
+        os.write(pid_w, f"{grandchild}\n".encode())
+        os._exit(0)
+    for fd in (armed_r, armed_w, pid_w):
+        os.close(fd)
+    with os.fdopen(pid_r) as pipe:
+        orphan = int(pipe.readline())
+    os.waitpid(child, 0)
+    return orphan
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.parametrize("setup", [simnet.sweep._die_with_parent, lambda pid: threading.Thread(
+    target=simnet.sweep._watch_parent, args=(pid, 0.05), daemon=True).start()], ids=["prctl", "watchdog"])
+def test_a_worker_ends_when_its_parent_dies(setup: Any):
+    orphan = _orphan(setup)
+    try:
+        assert _wait(lambda: not _alive(orphan), 5), "the worker outlived its parent"
+    finally:
+        if _alive(orphan):
+            os.kill(orphan, signal.SIGKILL)
+
+
+def test_an_orphan_without_the_guard_lives_on():
+    """The control for the test above: without ``_die_with_parent`` the grandchild outlives its parent."""
+    orphan = _orphan(lambda pid: None)
+    try:
+        time.sleep(0.5)
+        assert _alive(orphan)
+    finally:
+        os.kill(orphan, signal.SIGKILL)
 
 
 # ---- signals: a real run with two worker processes, in a subprocess -----------------------------------
