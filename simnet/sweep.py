@@ -57,7 +57,9 @@ _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 def _die_with_parent(parent_pid: int) -> None:
     """Worker initializer: the worker ends when its parent does, however the parent ends (SIGKILL included).
 
-    Linux: the kernel sends SIGKILL on the parent's death (``prctl(PR_SET_PDEATHSIG)``). Elsewhere a daemon
+    Linux: the kernel sends SIGKILL on the parent's death (``prctl(PR_SET_PDEATHSIG)``; it fires when the
+    forking *thread* ends, and a fork-context pool forks every worker from the thread of its first
+    ``submit``, here the main one). Elsewhere a daemon
     thread polls the parent pid once a second. Ctrl-C reaches the whole process group: workers ignore it and
     the parent, which decides what happens, stops them; SIGTERM (inherited from the parent's handler) gets
     its default action back so that stopping a worker stops it.
