@@ -87,9 +87,8 @@ def run(args: argparse.Namespace) -> int:
         "channel": world.channel_info, "codec": world.codec_info, "finished_variants": finished,
         **({"resumed": resumed} if resumed else {}),
     }
-    lmbda = world.codec_info["lmbda"]
-    with tracked_run(out, manifest, on_abort=lambda status: _partial_report(out, len(scenario.policies), lmbda,
-                                                                           status)):
+    lmbda, labels = world.codec_info["lmbda"], [s.label for s in scenario.policies]
+    with tracked_run(out, manifest, on_abort=lambda status: _partial_report(out, labels, lmbda, status)):
         summary = _run_variants(args, world, out, manifest)
         figures: list[str] = []
         if scenario.output.plots and not args.no_plots:
@@ -143,15 +142,16 @@ def _run_variants(args: argparse.Namespace, world: Any, out: Path, manifest: dic
     return summary
 
 
-def _partial_report(out: Path, num_variants: int, lmbda: float, status: str) -> None:
+def _partial_report(out: Path, labels: list[str], lmbda: float, status: str) -> None:
     """``report.md`` of the variants a failed or interrupted run finished (none if it finished none)."""
     from simnet.report import write_report
     from simnet.results import read_manifest
 
-    finished = list((read_manifest(out) or {}).get("finished_variants", {}))
+    recorded = (read_manifest(out) or {}).get("finished_variants", {})
+    finished = [label for label in labels if label in recorded]
     if not finished or not (out / "summary.csv").is_file():
         return
-    write_report(out, lmbda, note=f"**{status.capitalize()} run:** {len(finished)} of {num_variants} variants "
+    write_report(out, lmbda, note=f"**{status.capitalize()} run:** {len(finished)} of {len(labels)} variants "
                  f"finished ({', '.join(finished)}); `--out {out} --resume` runs the rest.")
 
 
