@@ -31,21 +31,23 @@ def _updater(bar: Any) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load a scenario, run every policy variant, write tables, manifest and plots (or run an experiment file)."""
-    from tqdm import tqdm
+    """Load a scenario, run every policy variant, write tables, manifest and plots (or run an experiment file).
 
+    The folder's manifest records the run's ``status`` (running -> complete | failed | interrupted, see
+    ``simnet.lifecycle``); ``--resume`` continues a run in its folder with the variants it has not finished.
+    """
     from simnet.config import is_experiment_file, load_scenario, note_cost, parse_overrides, to_dict
     from simnet.engine import build_world
+    from simnet.lifecycle import resume_state, tracked_run
     from simnet.results import (
-        SIMULATION_FILES,
+        RUN_FIGURES,
+        RUN_FILES,
+        check_run_dir,
         package_versions,
         prepare_run_dir,
-        summarize,
+        run_dir_path,
         write_manifest,
-        write_summary,
-        write_tables,
     )
-    from simnet.sweep import run_variants
 
     cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     if is_experiment_file(args.scenario):  # an offline experiment (scenarios/paper/fig2_backbone_rd.yaml, ...)
@@ -56,42 +58,46 @@ def run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario, seed=args.seed, quick=args.quick,
                              overrides=parse_overrides(args.set or []))
     note_cost(scenario)  # one line on stderr before a large run (runs that cannot fit were refused above)
-    show = not args.quiet
-    with tqdm(total=100, desc="channels", disable=not show, leave=False) as bar:
+    resume = bool(getattr(args, "resume", False))
+    if resume and args.overwrite:
+        raise SimnetError("--resume continues the run in --out, --overwrite replaces it: give one of them")
+    if resume and not args.out:
+        raise SimnetError("--resume needs the folder of the run to finish: --out DIR --resume")
+    out = run_dir_path(args.out, scenario.name, scenario.output.dir)
+    check_run_dir(out, args.overwrite, RUN_FILES + RUN_FIGURES, resume)  # before the world, which can take long
+    finished: dict[str, Any] = {}
+    resumed: list[Any] = []
+    if resume and (out / "manifest.json").exists():
+        old, finished = resume_state(out, to_dict(scenario), [s.label for s in scenario.policies])
+        resumed = [*old.get("resumed", []), {k: old.get(k) for k in ("status", "started_utc", "error")}]
+        for name in ("report.md", *RUN_FIGURES):  # drawn from the tables again at the end
+            (out / name).unlink(missing_ok=True)
+    elif resume and any((out / name).exists() for name in RUN_FILES):
+        raise SimnetError(f"--resume: {out} holds simnet tables but no manifest.json, so they cannot be checked; "
+                          "pass --overwrite to start over")
+    from tqdm import tqdm
+
+    with tqdm(total=100, desc="channels", disable=args.quiet, leave=False) as bar:  # its errors leave no folder
         world = build_world(scenario, cache_dir=cache, progress=_updater(bar))
-    out = prepare_run_dir(args.out, scenario.name, scenario.output.dir, args.overwrite, SIMULATION_FILES)
-    workers = args.workers or min(os.cpu_count() or 1, len(scenario.policies))
+    prepare_run_dir(str(out), scenario.name, scenario.output.dir, args.overwrite, RUN_FILES + RUN_FIGURES, resume)
     manifest: dict[str, Any] = {
-        "status": "running", "scenario": to_dict(scenario), "scenario_file": str(args.scenario),
+        "scenario": to_dict(scenario), "scenario_file": str(args.scenario),
         "seed": scenario.seed, "quick": bool(args.quick), "overrides": args.set or [],
-        "workers": workers, "versions": package_versions(),
-        "channel": world.channel_info, "codec": world.codec_info, "cache_dir": str(cache) if cache else None,
-        "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "workers": args.workers or min(os.cpu_count() or 1, len(scenario.policies)), "versions": package_versions(),
+        "cache_dir": str(cache) if cache else None, "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "channel": world.channel_info, "codec": world.codec_info, "finished_variants": finished,
+        **({"resumed": resumed} if resumed else {}),
     }
-    num_dims = 2 * scenario.system.num_bs_ant * scenario.system.num_subcarriers
-    write_manifest(out, manifest)
-    rows = []
-    bars = {s.label: tqdm(total=100, desc=f"{s.label:<24}", disable=not show, position=i)
-            for i, s in enumerate(scenario.policies)}
-    try:
-        for spec, rec in run_variants(world, scenario.policies, workers, lambda s: _updater(bars[s.label]),
-                                      ray_address=args.ray):
-            rows.append(summarize(spec.label, spec.type, spec.kw(), rec, num_dims))
-            write_tables(out, spec.label, spec.type, rec)
-            summary = write_summary(out, rows)
-    finally:
-        for bar in bars.values():
-            bar.close()
-    from simnet.report import write_report
+    lmbda, labels = world.codec_info["lmbda"], [s.label for s in scenario.policies]
+    with tracked_run(out, manifest, on_abort=lambda status: _partial_report(out, labels, lmbda, status)):
+        summary = _run_variants(args, world, out, manifest)
+        figures: list[str] = []
+        if scenario.output.plots and not args.no_plots:
+            from simnet.plots import plot_run
 
-    write_report(out, world.codec_info["lmbda"])
-    figures: list[str] = []
-    if scenario.output.plots and not args.no_plots:
-        from simnet.plots import plot_run
-
-        figures = [p.name for p in plot_run(out)]
-    manifest.update(status="complete", wall_time_s=round(time.perf_counter() - t0, 3), figures=figures)
-    write_manifest(out, manifest)
+            figures = [p.name for p in plot_run(out)]
+        manifest.update(status="complete", wall_time_s=round(time.perf_counter() - t0, 3), figures=figures)
+        write_manifest(out, manifest)
     cols = ["variant", "total_bits_per_dim", "nmse_db", "cosine_sim", "se_bps_hz", "mean_csi_age_ms",
             "num_model_updates"]
     print(summary[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
@@ -99,14 +105,75 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def plot(args: argparse.Namespace) -> int:
-    from simnet.plots import plot_run
+def _run_variants(args: argparse.Namespace, world: Any, out: Path, manifest: dict[str, Any]) -> Any:
+    """Run the variants not yet finished, write their tables, the summary and the report; returns the summary."""
+    from contextlib import closing
 
-    if (Path(args.run_dir) / "table.csv").is_file():  # an experiment run folder
+    import pandas as pd
+    from tqdm import tqdm
+
+    from simnet.report import write_report
+    from simnet.results import summarize, write_manifest, write_summary, write_tables
+    from simnet.sweep import run_variants
+
+    scenario = world.scenario
+    num_dims = 2 * scenario.system.num_bs_ant * scenario.system.num_subcarriers
+    finished = manifest["finished_variants"]
+    labels = [s.label for s in scenario.policies]
+    rows = {}
+    if finished:
+        kept = pd.read_csv(out / "summary.csv")
+        rows = {r["variant"]: r for r in kept.to_dict("records")}
+    todo = tuple(s for s in scenario.policies if s.label not in finished)
+    bars = {s.label: tqdm(total=100, desc=f"{s.label:<24}", disable=args.quiet, position=i)
+            for i, s in enumerate(todo)}
+    try:
+        with closing(run_variants(world, todo, manifest["workers"], lambda s: _updater(bars[s.label]),
+                                  ray_address=args.ray)) as results:
+            for spec, rec in results:
+                rows[spec.label] = summarize(spec.label, spec.type, spec.kw(), rec, num_dims)
+                finished[spec.label] = write_tables(out, spec.label, spec.type, rec)
+                write_summary(out, [rows[label] for label in labels if label in rows])
+                write_manifest(out, manifest)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    summary = write_summary(out, [rows[label] for label in labels])
+    write_report(out, world.codec_info["lmbda"])
+    return summary
+
+
+def _partial_report(out: Path, labels: list[str], lmbda: float, status: str) -> None:
+    """``report.md`` of the variants a failed or interrupted run finished (none if it finished none)."""
+    from simnet.report import write_report
+    from simnet.results import read_manifest
+
+    recorded = (read_manifest(out) or {}).get("finished_variants", {})
+    finished = [label for label in labels if label in recorded]
+    if not finished or not (out / "summary.csv").is_file():
+        return
+    write_report(out, lmbda, note=f"**{status.capitalize()} run:** {len(finished)} of {len(labels)} variants "
+                 f"finished ({', '.join(finished)}); `--out {out} --resume` runs the rest.")
+
+
+def plot(args: argparse.Namespace) -> int:
+    """Redraw a run folder's figures; a run that is not complete is drawn as far as it got, with one warning."""
+    from simnet.errors import DataError
+    from simnet.lifecycle import describe_unfinished
+    from simnet.plots import plot_run
+    from simnet.results import read_manifest
+
+    run_dir = Path(args.run_dir)
+    if (run_dir / "table.csv").is_file():  # an experiment run folder
         from simnet.experiments.runner import redraw
 
         paths = redraw(args.run_dir)
     else:
+        unfinished = describe_unfinished(read_manifest(run_dir) or {})
+        if unfinished and not (run_dir / "summary.csv").is_file():
+            raise DataError(f"{run_dir}: this run {unfinished}, before any variant finished; nothing to draw")
+        if unfinished:
+            print(f"warning: {run_dir}: this run {unfinished}; drawing the variants it finished", file=sys.stderr)
         paths = plot_run(args.run_dir)
     for p in paths:
         print(p)
@@ -126,7 +193,9 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache-dir", help="channel cache folder (default: $SIMNET_CACHE or ~/.cache/simnet)")
     p.add_argument("--no-cache", action="store_true", help="compute channels without the on-disk cache")
     p.add_argument("--no-plots", action="store_true", help="skip drawing figures")
-    p.add_argument("--overwrite", action="store_true", help="allow writing into a folder that holds a run")
+    p.add_argument("--overwrite", action="store_true", help="replace the run (or run files) in the --out folder")
+    p.add_argument("--resume", action="store_true", help="finish the interrupted or failed run in --out DIR: keep "
+                   "its finished variants, run the rest (same scenario, seed and --set required)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--workers", type=positive_int_arg, help="processes for the policy variants (default: CPU count; "
                    "experiment files always run in one process)")
@@ -171,7 +240,12 @@ def _guard(fn: Any) -> int:
     except SimnetError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        from simnet.lifecycle import RunInterrupted
+
+        if isinstance(err, RunInterrupted):
+            print(str(err), file=sys.stderr)
+            return err.exit_code
         print("interrupted; results written so far are kept", file=sys.stderr)
         return 130
 

@@ -12,6 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from simnet.errors import DataError  # noqa: E402
+from simnet.results import RUN_FIGURES  # noqa: E402
 
 
 def _load(run_dir: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -105,9 +106,10 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     if not run.is_dir():
         raise DataError(f"{run}: no such run folder (give the folder that run_sim.py wrote, e.g. results/smoke-...)")
     summary, reports, finetunes = _load(run)
-    out = [run / "rd.png", run / "over_distance.png"]
-    plot_rd(summary, out[0])
-    plot_over_distance(reports, finetunes, out[1])
-    if plot_rd_vs_interval(summary, run / "rd_vs_interval.png"):
-        out.append(run / "rd_vs_interval.png")
-    return out
+    rd, over_distance, rd_vs_interval = (run / name for name in RUN_FIGURES)
+    plot_rd(summary, rd)
+    plot_over_distance(reports, finetunes, over_distance)
+    if plot_rd_vs_interval(summary, rd_vs_interval):
+        return [rd, over_distance, rd_vs_interval]
+    rd_vs_interval.unlink(missing_ok=True)  # a stale one from an earlier draw would disagree with summary.csv
+    return [rd, over_distance]

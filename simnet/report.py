@@ -37,15 +37,20 @@ def markdown_table(table: pd.DataFrame, columns: Sequence[str] | None = None) ->
     return ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols), *rows]
 
 
-def write_report(run_dir: str | Path, lmbda: float) -> Path:
-    """Write ``report.md`` in ``run_dir`` from its ``summary.csv``; returns its path."""
+def write_report(run_dir: str | Path, lmbda: float, note: str | None = None) -> Path:
+    """Write ``report.md`` in ``run_dir`` from its ``summary.csv``; returns its path.
+
+    ``note`` (e.g. that the run was interrupted and which variants it finished) goes right under the title.
+    """
+    from simnet.results import atomic_write
+
     run = Path(run_dir)
     s = pd.read_csv(run / "summary.csv")
     s["rd_cost"] = rd_cost(s, lmbda)
     best = s.loc[s.rd_cost.idxmin()]
     best_use = s.loc[s.se_bps_hz.idxmax()]
     lines = [
-        f"# {run.name}: which model-update policy pays?", "",
+        f"# {run.name}: which model-update policy pays?", "", *([note, ""] if note else []),
         f"RD cost J = {lmbda:g} x NMSE (linear) + total bits per real CSI dimension (the backbone's own "
         "training objective, lambda from its checkpoint); lower is better. 'Reports' = NMSE of each "
         "reconstruction against the channel it measured (compression only, as in the core paper); "
@@ -84,5 +89,6 @@ def write_report(run_dir: str | Path, lmbda: float) -> Path:
             "nmse_db", "se_bps_hz", "mean_csi_age_ms", "num_model_updates", "rd_cost"]
     lines += ["", "## All variants", "", *markdown_table(s, cols), ""]
     path = run / "report.md"
-    path.write_text("\n".join(lines))
+    text = "\n".join(lines)
+    atomic_write(path, lambda p: p.write_text(text))
     return path

@@ -27,27 +27,93 @@ _PACKAGES = ["simnet", "numpy", "scipy", "torch", "simpy", "pandas", "pyarrow", 
 
 
 SIMULATION_FILES = ("summary.csv", "reports.parquet", "slots.parquet", "packets.parquet", "finetunes.parquet")
-"""Tables a simulation run writes (appended to, so ``--overwrite`` removes them first)."""
+"""Tables a simulation run writes (Parquet tables are appended to, variant by variant)."""
+
+RUN_FILES = (*SIMULATION_FILES, "manifest.json", "report.md")
+"""Every file a simulation run writes besides its figures."""
+
+RUN_FIGURES = ("rd.png", "over_distance.png", "rd_vs_interval.png")
+"""The figures ``plots.plot_run`` draws into a run folder."""
+
+PARQUET_TABLES = ("reports", "slots", "packets", "finetunes")
+"""The per-variant Parquet tables, ``<name>.parquet``."""
 
 
-def prepare_run_dir(out: str | None, name: str, base: str, overwrite: bool, stale: tuple[str, ...] = ()) -> Path:
-    """Create the run folder: ``out``, or ``<base>/<name>-<UTC time>``.
+def run_dir_path(out: str | None, name: str, base: str) -> Path:
+    """The run folder: ``out``, or ``<base>/<name>-<UTC time>``."""
+    if out is not None:
+        return Path(out)
+    return Path(base) / f"{name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+
+
+def check_run_dir(path: Path, overwrite: bool, written: tuple[str, ...] = (), resume: bool = False) -> list[str]:
+    """Check, without writing anything, that a run may write into ``path``; returns the run files already there.
+
+    A folder that holds any of the files a run writes (``written``, plus ``manifest.json``) is refused, since
+    tables would be appended to and a user's own files replaced, unless ``overwrite`` or ``resume`` is given.
 
     Raises:
-        SimnetError: the folder already holds a run (a ``manifest.json``) and ``overwrite`` is False.
+        SimnetError: the path is a file, lies under a file or cannot be written, or it holds run files and
+            neither ``overwrite`` nor ``resume`` is given.
     """
-    if out is None:
-        stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-        path = Path(base) / f"{name}-{stamp}"
-    else:
-        path = Path(out)
-    if (path / "manifest.json").exists() and not overwrite:
-        raise SimnetError(f"{path} already holds a run (manifest.json); give another --out or pass --overwrite")
-    path.mkdir(parents=True, exist_ok=True)
-    if overwrite:
-        for name_ in stale:
-            (path / name_).unlink(missing_ok=True)
+    check_writable_dir(path, "--out")
+    present = [f for f in ("manifest.json", *written) if (path / f).exists()]
+    if present and not (overwrite or resume):
+        status = read_status(path)
+        held = (f"a run (manifest.json, status: {status})" if status
+                else f"files a run writes ({', '.join(present)})")
+        fix = "pass --resume to finish it, " if status in ("running", "failed", "interrupted") else ""
+        raise SimnetError(f"{path} already holds {held}; give another --out, {fix}or pass --overwrite to replace them")
+    return present
+
+
+def prepare_run_dir(out: str | None, name: str, base: str, overwrite: bool, written: tuple[str, ...] = (),
+                    resume: bool = False) -> Path:
+    """Create the run folder (``run_dir_path``) after ``check_run_dir``; ``overwrite`` first removes the run
+    files there (so no stale table, report or figure survives), ``resume`` keeps them for the caller.
+
+    Raises:
+        SimnetError: as ``check_run_dir``, or the folder cannot be created.
+    """
+    path = run_dir_path(out, name, base)
+    present = check_run_dir(path, overwrite, written, resume)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            for f in present:
+                (path / f).unlink(missing_ok=True)
+    except OSError as err:
+        raise SimnetError(f"--out {path}: cannot write there ({err.strerror or err}); give a writable folder") from None
     return path
+
+
+def check_writable_dir(path: Path, what: str) -> None:
+    """Raise one ``SimnetError`` line if ``path`` is a file, lies under a file, or cannot be created or written."""
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is a file" if probe == path else f"lies under the file {probe}"
+        raise SimnetError(f"{what} {path} {where}; give a folder")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise SimnetError(f"{what} {path}: {probe} is not writable; give a writable folder")
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """The run folder's ``manifest.json`` as a dict, or None where there is none (or it is not a JSON object)."""
+    try:
+        obj = json.loads((run_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def read_status(run_dir: Path) -> str | None:
+    """The ``status`` of a run folder's manifest (running, complete, failed, interrupted), or None."""
+    status = (read_manifest(run_dir) or {}).get("status")
+    return status if isinstance(status, str) else None
 
 
 def _db(x: float) -> float:
@@ -99,12 +165,34 @@ def summarize(label: str, policy: str, kwargs: dict[str, Any], rec: dict[str, An
     }
 
 
+def new_file_mode() -> int:
+    """The permission bits a newly created file gets under this process's umask (``0o666 & ~umask``)."""
+    try:  # Linux: read it without changing it (os.umask both sets and gets, which races with other threads)
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def chmod_like_new_file(path: Path | str) -> None:
+    """Give ``path`` the mode an ordinary new file gets (``tempfile.mkstemp`` makes 0o600 files)."""
+    os.chmod(path, new_file_mode())
+
+
 def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``."""
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    The file ends with the mode the user's umask gives any new file, not ``mkstemp``'s 0o600.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
     try:
         write(Path(tmp))
+        chmod_like_new_file(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -126,16 +214,24 @@ def write_summary(out_dir: Path, rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def write_tables(out_dir: Path, label: str, policy: str, rec: dict[str, Any]) -> None:
-    """Append one variant's per-report, per-slot, per-packet and per-fine-tune rows to Parquet tables."""
-    for name in ("reports", "slots", "packets", "finetunes"):
+def write_tables(out_dir: Path, label: str, policy: str, rec: dict[str, Any]) -> dict[str, int]:
+    """Append one variant's per-report, per-slot, per-packet and per-fine-tune rows to Parquet tables.
+
+    Returns:
+        The number of rows the variant added to each table (``{"reports": ..., ...}``), which the manifest
+        records so that ``--resume`` can tell a finished variant from one cut off between two tables.
+    """
+    counts = {}
+    for name in PARQUET_TABLES:
         df = pd.DataFrame(rec[name])
         df.insert(0, "policy", policy)
         df.insert(0, "variant", label)
+        counts[name] = len(df)
         path = out_dir / f"{name}.parquet"
         if path.exists():
             df = pd.concat([pd.read_parquet(path), df], ignore_index=True)
         atomic_write(path, lambda p, d=df: d.to_parquet(p, index=False))
+    return counts
 
 
 def package_versions() -> dict[str, str | None]:

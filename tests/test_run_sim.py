@@ -27,6 +27,9 @@ def test_run_sim_end_to_end_is_complete_and_deterministic(tmp_path: Path):
     for name in ("summary.csv", "reports.parquet", "slots.parquet", "packets.parquet", "finetunes.parquet",
                  "manifest.json", "report.md", "rd.png", "over_distance.png", "rd_vs_interval.png"):
         assert (a / name).is_file(), name
+    modes = {name: (a / name).stat().st_mode & 0o777 for name in ("summary.csv", "slots.parquet", "manifest.json",
+                                                                   "report.md", "rd.png")}
+    assert len(set(modes.values())) == 1, modes  # result files follow the umask like the figures, not 0o600
     summary = pd.read_csv(a / "summary.csv")
     assert list(summary.variant) == ["never", "periodic"]
     never, periodic = summary.iloc[0], summary.iloc[1]
@@ -63,6 +66,7 @@ def test_run_sim_end_to_end_is_complete_and_deterministic(tmp_path: Path):
     # a finished run folder is never overwritten by accident
     proc = _run(a, tmp_path / "cache")
     assert proc.returncode == 2 and "already holds a run" in proc.stderr and "Traceback" not in proc.stderr
+    assert "status: complete" in proc.stderr
     assert (a / "summary.csv").read_bytes() == (b / "summary.csv").read_bytes()
 
 
