@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
 from simnet.codecs.base import register_codec
 from simnet.codecs.common import RDCodec
+from simnet.codecs.layers import conv2d
 from simnet.entropy import FactorizedPrior
 from simnet.errors import ConfigError
 
@@ -59,14 +59,14 @@ class RDCNNPaper(RDCodec):
         gen = torch.Generator().manual_seed(int(seed))
         f, c, k = num_filters, num_latent_channels, kernel_size
         self.analysis_net = nn.Sequential(
-            _conv(2, f, k, gen), nn.ReLU(), nn.MaxPool2d(2),
-            _conv(f, f, k, gen), nn.ReLU(), nn.MaxPool2d(2),
-            _conv(f, c, k, gen, linear=True),
+            conv2d(2, f, k, gen), nn.ReLU(), nn.MaxPool2d(2),
+            conv2d(f, f, k, gen), nn.ReLU(), nn.MaxPool2d(2),
+            conv2d(f, c, k, gen, linear=True),
         )  # fmt: skip
         self.synthesis_net = nn.Sequential(
-            nn.Upsample(scale_factor=2), _conv(c, f, k, gen), nn.ReLU(),
-            nn.Upsample(scale_factor=2), _conv(f, f, k, gen), nn.ReLU(),
-            _conv(f, 2, k, gen, linear=True),
+            nn.Upsample(scale_factor=2), conv2d(c, f, k, gen), nn.ReLU(),
+            nn.Upsample(scale_factor=2), conv2d(f, f, k, gen), nn.ReLU(),
+            conv2d(f, 2, k, gen, linear=True),
         )  # fmt: skip
         self.prior = FactorizedPrior(num_latent_channels, seed=int(seed) + 1)
         self._finish_init()
@@ -78,14 +78,3 @@ class RDCNNPaper(RDCodec):
         x = self.synthesis_net(y_hat)
         return torch.complex(x[:, 0], x[:, 1])
 
-
-def _conv(n_in: int, n_out: int, k: int, gen: torch.Generator, linear: bool = False) -> nn.Conv2d:
-    """'Same' conv, He-uniform init (LeCun-uniform for a linear output) drawn from ``gen``."""
-    conv = torch.nn.utils.skip_init(nn.Conv2d, n_in, n_out, k, padding=k // 2)
-    fan_in = n_in * k * k
-    bound = float(np.sqrt((3.0 if linear else 6.0) / fan_in))
-    with torch.no_grad():
-        conv.weight.copy_((torch.rand(conv.weight.shape, generator=gen) * 2 - 1) * bound)
-        assert conv.bias is not None
-        conv.bias.zero_()
-    return conv
