@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from simnet.analysis.results import package_versions
 from simnet.codecs import CODECS, default_checkpoint, load_codec
-from simnet.results import package_versions, write_json
+from simnet.files import write_json
 
 OUT = Path(__file__).parent / "results" / "codebooks.json"
 
@@ -50,7 +51,7 @@ def main() -> int:
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from simnet.pretrain import sample_channels
+    from simnet.learning.pretrain import sample_channels
 
     h = sample_channels("o1_like", args.num_reports, seed=12345, split="test")
     neural = load_codec(default_checkpoint()).eval()

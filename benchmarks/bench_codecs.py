@@ -31,7 +31,7 @@ import torch
 
 from simnet.codecs import CODECS, default_checkpoint, load_codec
 from simnet.experiments import count_flops
-from simnet.results import write_json
+from simnet.files import write_json
 
 OUT = Path(__file__).parent / "results" / "codecs.json"
 
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--rd-budget-s", type=float, default=0.0)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from simnet.pretrain import sample_channels
+    from simnet.learning.pretrain import sample_channels
 
     h = sample_channels("o1_like", args.batch, seed=99, split="test")
     codecs = {"rd-cnn": load_codec(default_checkpoint()), "rd-cnn-paper": CODECS.make("rd-cnn-paper").eval()}
@@ -97,8 +97,8 @@ def main() -> None:
         name: 1.0 - c["reports_per_s"] / c["network_reports_per_s"] for name, c in result["codecs"].items()
     }
     if args.rd_budget_s > 0:
-        from simnet.evaluate import evaluate
-        from simnet.pretrain import train_codec
+        from simnet.analysis.evaluate import evaluate
+        from simnet.learning.pretrain import train_codec
 
         h_tr = sample_channels("o1_like", 2000, seed=0, split="train")
         h_va = sample_channels("o1_like", 200, seed=1, split="val")

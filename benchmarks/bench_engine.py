@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from simnet.beamforming import cosine_similarity, mrt_se, nmse, to_db, zf_se
 from simnet.config import PolicySpec, load_scenario
-from simnet.engine import World, run_variant
-from simnet.mobility import Trajectory
+from simnet.sim.beamforming import cosine_similarity, mrt_se, nmse, to_db, zf_se
+from simnet.sim.engine import run_variant
+from simnet.sim.mobility import Trajectory
+from simnet.sim.world import World
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,7 +26,7 @@ import torch
 
 from simnet.experiments import EXPERIMENTS, RunContext
 from simnet.experiments.schemes import margins
-from simnet.results import write_json
+from simnet.files import write_json
 
 
 def main() -> None:

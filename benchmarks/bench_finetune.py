@@ -28,8 +28,8 @@ import torch
 
 from simnet.codecs import RDCNN, default_checkpoint, load_codec, shipped_checkpoints
 from simnet.experiments import EXPERIMENTS, RunContext, stream_rd, track_channels
-from simnet.finetune import FinetuneConfig, encoder_only, full_model, genie
-from simnet.results import write_json
+from simnet.files import write_json
+from simnet.learning.finetune import FinetuneConfig, encoder_only, full_model, genie
 
 
 def evaluate(codec: Any, h: np.ndarray) -> tuple[float, float]:

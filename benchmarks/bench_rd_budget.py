@@ -2,11 +2,11 @@
 
 Both codecs are trained from scratch on the same o1_like training samples, for the same wall-clock budget
 per lambda (Adam, torch on ``--threads`` threads, one training process at a time), and evaluated on the
-same held-out o1_like test samples (test tracks of :func:`simnet.pretrain.sample_channels`) with
-:func:`simnet.evaluate.evaluate`: rate = real bits, 8 * len(stream) per report, per real dimension; NMSE in
+same held-out o1_like test samples (test tracks of :func:`simnet.learning.pretrain.sample_channels`) with
+:func:`simnet.analysis.evaluate.evaluate`: rate = real bits, 8 * len(stream) per report, per real dimension; NMSE in
 dB (10 log10 of the mean per-report NMSE).
 
-The budget is checked after every optimizer step (``simnet.pretrain.train_codec`` checks it only once per
+The budget is checked after every optimizer step (``simnet.learning.pretrain.train_codec`` checks it only once per
 epoch, and one epoch of the paper codec takes minutes here). Validation on a small split runs every
 ``--val-every-s`` seconds and at the end, inside the budget; the best validation state is kept. Checkpoints
 go to ``--ckpt-dir`` (``/tmp`` by default), never to the shipped checkpoint folder.
@@ -28,7 +28,7 @@ import torch
 
 from simnet.codecs import CODECS, data_hash, rd_loss, save_codec
 from simnet.experiments import count_flops
-from simnet.results import write_json
+from simnet.files import write_json
 
 OUT = Path(__file__).parent / "results" / "rd_budget.json"
 CODEC_NAMES = ("rd-cnn", "rd-cnn-paper")
@@ -51,7 +51,7 @@ def train_budget(
     Training runs on ``device``; validation runs on a CPU copy (the coding tables are built on the CPU), and
     the codec is returned on the CPU.
     """
-    from simnet.pretrain import evaluate_loss
+    from simnet.learning.pretrain import evaluate_loss
 
     codec.to(device)
     gen = torch.Generator(device=device).manual_seed(seed)
@@ -167,8 +167,8 @@ def main() -> None:
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    from simnet.evaluate import evaluate
-    from simnet.pretrain import sample_channels
+    from simnet.analysis.evaluate import evaluate
+    from simnet.learning.pretrain import sample_channels
 
     t0 = time.perf_counter()
     h_tr = sample_channels("o1_like", args.num_train, seed=args.seed, split="train")

@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from simnet.beamforming import nmse, to_db
 from simnet.codecs import default_checkpoint, load_codec
-from simnet.crc import ReportCheck, passes, protect
+from simnet.coding.crc import ReportCheck, passes, protect
 from simnet.errors import DataError
-from simnet.pretrain import sample_channels
+from simnet.learning.pretrain import sample_channels
+from simnet.sim.beamforming import nmse, to_db
 
 RESULTS = Path(__file__).parent / "results" / "report_crc.json"
 

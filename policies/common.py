@@ -9,10 +9,10 @@ from typing import Any, ClassVar
 import numpy as np
 
 from policies.base import Observation
-from simnet.config_fields import check_kind
+from simnet.config.fields import check_kind
+from simnet.config.strict_yaml import kind_name, quote
 from simnet.errors import ConfigError
-from simnet.finetune import FinetuneConfig, FinetuneResult
-from simnet.strict_yaml import kind_name, quote
+from simnet.learning.finetune import FinetuneConfig, FinetuneResult
 
 OPTIM_KEYS = ("steps", "batch_size", "lr", "lambda", "augment_delay_taps", "augment_angle_bins")
 """Optimisation keywords every fine-tuning policy accepts."""

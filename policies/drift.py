@@ -51,10 +51,10 @@ import numpy as np
 
 from policies.base import Delivery, Observation, UpdateResult, register_policy
 from policies.common import OPTIM_KEYS, UPDATE_KEYS, check_flag, check_number, cut_window, split_kwargs
-from simnet import updates
+from simnet.coding import updates
+from simnet.config.strict_yaml import quote
 from simnet.errors import ConfigError
-from simnet.finetune import full_model, objective
-from simnet.strict_yaml import quote
+from simnet.learning.finetune import full_model, objective
 
 STATISTICS = ("nmse", "rate", "both")
 

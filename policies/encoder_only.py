@@ -11,7 +11,7 @@ import numpy as np
 
 from policies.base import Delivery, UpdateResult, register_policy
 from policies.common import EveryInterval
-from simnet.finetune import encoder_only
+from simnet.learning.finetune import encoder_only
 
 
 @register_policy("encoder-only")

@@ -8,8 +8,8 @@ import numpy as np
 
 from policies.base import Delivery, UpdateResult, register_policy
 from policies.common import EveryInterval
-from simnet import updates
-from simnet.finetune import genie
+from simnet.coding import updates
+from simnet.learning.finetune import genie
 
 
 @register_policy("genie")

@@ -8,8 +8,8 @@ import numpy as np
 
 from policies.base import Delivery, UpdateResult, register_policy
 from policies.common import OPTIM_KEYS, UPDATE_KEYS, EveryInterval
-from simnet import updates
-from simnet.finetune import full_model
+from simnet.coding import updates
+from simnet.learning.finetune import full_model
 
 
 @register_policy("periodic")

@@ -8,9 +8,9 @@ import numpy as np
 
 from policies.base import Delivery, UpdateResult, register_policy
 from policies.common import OPTIM_KEYS, UPDATE_KEYS, EveryInterval, check_number
-from simnet import updates
-from simnet.finetune import TRANSLATION_DEFAULTS, translation
-from simnet.translation import TranslatedCodec, wrap_translation
+from simnet.coding import updates
+from simnet.learning.finetune import TRANSLATION_DEFAULTS, translation
+from simnet.learning.translation_module import TranslatedCodec, wrap_translation
 
 
 @register_policy("translation")

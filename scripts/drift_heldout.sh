@@ -30,7 +30,7 @@ if [ "$round" = 4 ]; then  # fresh held-out runs for the shadow model (drift-sha
     scenario=scenarios/drift_heldout_sionna.yaml py=${SIONNA_PYTHON:-$py}
     run munich_seed1 1 --set channel.scene=munich   # unseen scene: ray-traced (Sionna RT), never tuned on
     py=${PYTHON:-python}
-    "$py" -m simnet.heldout "$out"/o2_seed{8,9} "$out"/quadriga_seed3 "$out"/munich_seed1 \
+    "$py" -m simnet.analysis.heldout "$out"/o2_seed{8,9} "$out"/quadriga_seed3 "$out"/munich_seed1 \
         --adaptive drift drift-gate drift-probe drift-shadow --out "$out"
     exit 0
 fi
@@ -41,7 +41,7 @@ if [ "$round" = 3 ]; then  # fresh held-out runs for adaptive probing (drift-pro
     scenario=scenarios/drift_heldout_sionna.yaml py=${SIONNA_PYTHON:-$py}
     run etoile_seed1 1                            # unseen scene: ray-traced (Sionna RT), never tuned on
     py=${PYTHON:-python}
-    "$py" -m simnet.heldout "$out"/o2_seed{6,7} "$out"/quadriga_seed2 "$out"/etoile_seed1 \
+    "$py" -m simnet.analysis.heldout "$out"/o2_seed{6,7} "$out"/quadriga_seed2 "$out"/etoile_seed1 \
         --adaptive drift drift-gate drift-probe --out "$out"
     exit 0
 fi
@@ -50,7 +50,7 @@ if [ "$round" = 2 ]; then  # fresh held-out runs for the gate (drift-gate); seed
     run o2_seed4 4
     run o2_seed5 5
     run quadriga_seed1 1 --set channel.preset=quadriga_track --set system.carrier_hz=3.7e9   # unseen scene
-    "$py" -m simnet.heldout "$out"/o2_seed{0,4,5} "$out"/quadriga_seed1 --adaptive drift drift-gate \
+    "$py" -m simnet.analysis.heldout "$out"/o2_seed{0,4,5} "$out"/quadriga_seed1 --adaptive drift drift-gate \
         --out "$out" --tuning "$out"/o2_seed0
     exit 0
 fi
@@ -59,4 +59,4 @@ run o1_seed1 1 --set channel.preset=o1_like      # held-out scene (other street 
 run o2_seed2 2                                   # second held-out seed
 run o2_seed0 0                                   # the tuning set (drift's defaults frozen on it)
 run o2_seed3 3                                   # third held-out seed, added after the first four ran
-"$py" -m simnet.heldout "$out"/o2_seed{0,1,2,3} "$out"/o1_seed1 --out "$out" --tuning "$out"/o2_seed0
+"$py" -m simnet.analysis.heldout "$out"/o2_seed{0,1,2,3} "$out"/o1_seed1 --out "$out" --tuning "$out"/o2_seed0

@@ -36,10 +36,7 @@ def run(args: argparse.Namespace) -> int:
     The folder's manifest records the run's ``status`` (running -> complete | failed | interrupted, see
     ``simnet.lifecycle``); ``--resume`` continues a run in its folder with the variants it has not finished.
     """
-    from simnet.config import is_experiment_file, load_scenario, note_cost, parse_overrides, to_dict
-    from simnet.engine import build_world
-    from simnet.lifecycle import resume_state, tracked_run
-    from simnet.results import (
+    from simnet.analysis.results import (
         RUN_FIGURES,
         RUN_FILES,
         check_run_dir,
@@ -48,6 +45,9 @@ def run(args: argparse.Namespace) -> int:
         run_dir_path,
         write_manifest,
     )
+    from simnet.config import is_experiment_file, load_scenario, note_cost, parse_overrides, to_dict
+    from simnet.lifecycle import resume_state, tracked_run
+    from simnet.sim.world import build_world
 
     cache = None if args.no_cache else Path(args.cache_dir) if args.cache_dir else default_cache_dir()
     if is_experiment_file(args.scenario):  # an offline experiment (scenarios/paper/fig2_backbone_rd.yaml, ...)
@@ -93,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         summary = _run_variants(args, world, out, manifest)
         figures: list[str] = []
         if scenario.output.plots and not args.no_plots:
-            from simnet.plots import plot_run
+            from simnet.analysis.plots import plot_run
 
             figures = [p.name for p in plot_run(out)]
         manifest.update(status="complete", wall_time_s=round(time.perf_counter() - t0, 3), figures=figures)
@@ -112,9 +112,9 @@ def _run_variants(args: argparse.Namespace, world: Any, out: Path, manifest: dic
     import pandas as pd
     from tqdm import tqdm
 
-    from simnet.report import write_report
-    from simnet.results import summarize, write_manifest, write_summary, write_tables
-    from simnet.sweep import run_variants
+    from simnet.analysis.report import write_report
+    from simnet.analysis.results import summarize, write_manifest, write_summary, write_tables
+    from simnet.sim.sweep import run_variants
 
     scenario = world.scenario
     num_dims = 2 * scenario.system.num_bs_ant * scenario.system.num_subcarriers
@@ -145,8 +145,8 @@ def _run_variants(args: argparse.Namespace, world: Any, out: Path, manifest: dic
 
 def _partial_report(out: Path, labels: list[str], lmbda: float, status: str) -> None:
     """``report.md`` of the variants a failed or interrupted run finished (none if it finished none)."""
-    from simnet.report import write_report
-    from simnet.results import read_manifest
+    from simnet.analysis.report import write_report
+    from simnet.analysis.results import read_manifest
 
     recorded = (read_manifest(out) or {}).get("finished_variants", {})
     finished = [label for label in labels if label in recorded]
@@ -158,10 +158,10 @@ def _partial_report(out: Path, labels: list[str], lmbda: float, status: str) -> 
 
 def plot(args: argparse.Namespace) -> int:
     """Redraw a run folder's figures; a run that is not complete is drawn as far as it got, with one warning."""
+    from simnet.analysis.plots import plot_run
+    from simnet.analysis.results import read_manifest
     from simnet.errors import DataError
     from simnet.lifecycle import describe_unfinished
-    from simnet.plots import plot_run
-    from simnet.results import read_manifest
 
     run_dir = Path(args.run_dir)
     if (run_dir / "table.csv").is_file():  # an experiment run folder
@@ -181,7 +181,7 @@ def plot(args: argparse.Namespace) -> int:
 
 
 def _add_run_args(p: argparse.ArgumentParser) -> None:
-    from simnet.config_file import positive_int_arg, seed_arg
+    from simnet.config.file import positive_int_arg, seed_arg
 
     p.add_argument("scenario", help="scenario or experiment YAML file, e.g. scenarios/o2_dynamic.yaml, "
                    "scenarios/paper/fig8_update_prior.yaml")
@@ -227,10 +227,14 @@ def main(argv: list[str] | None = None) -> int:
     return _guard(lambda: {"run": run, "plot": plot}[args.command](args))
 
 
+_SUBCOMMAND_MODULES = {"pretrain": "simnet.learning.pretrain", "evaluate": "simnet.analysis.evaluate",
+                       "study": "simnet.study"}
+
+
 def _delegate(command: str, argv: list[str]) -> int:
     import importlib
 
-    module = importlib.import_module(f"simnet.{command}")
+    module = importlib.import_module(_SUBCOMMAND_MODULES[command])
     return int(module.main(argv) or 0)
 
 

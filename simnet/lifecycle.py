@@ -27,8 +27,9 @@ from typing import Any
 
 import pandas as pd
 
+from simnet.analysis.results import PARQUET_TABLES, read_manifest, write_manifest, write_summary
 from simnet.errors import SimnetError
-from simnet.results import PARQUET_TABLES, atomic_write, read_manifest, write_manifest, write_summary
+from simnet.files import atomic_write
 
 
 class RunInterrupted(KeyboardInterrupt):

@@ -23,8 +23,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
+from simnet.analysis.report import interval_label  # noqa: E402
 from simnet.errors import ConfigError  # noqa: E402
-from simnet.report import interval_label  # noqa: E402
 
 
 def run_congestion(scenario_path: str, counts: list[int], disciplines: list[str], out: Path,
@@ -37,11 +37,11 @@ def run_congestion(scenario_path: str, counts: list[int], disciplines: list[str]
     reused for the others.
     """
     from policies import POLICIES
+    from simnet.analysis.report import rd_cost
+    from simnet.analysis.results import SIMULATION_FILES, prepare_run_dir, summarize, write_summary, write_tables
     from simnet.config import load_scenario
-    from simnet.engine import build_world
-    from simnet.report import rd_cost
-    from simnet.results import SIMULATION_FILES, prepare_run_dir, summarize, write_summary, write_tables
-    from simnet.sweep import run_variants
+    from simnet.sim.sweep import run_variants
+    from simnet.sim.world import build_world
 
     rows: list[dict[str, Any]] = []
     out.mkdir(parents=True, exist_ok=True)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from simnet.config import load_scenario, to_dict
-from simnet.engine import build_world
 from simnet.errors import ConfigError
 from simnet.experiments import is_experiment_file, load_experiment
+from simnet.sim.world import build_world
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKEN = sorted((ROOT / "tests" / "scenarios_broken").glob("*.yaml"))

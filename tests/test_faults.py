@@ -17,9 +17,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-import simnet.sweep
+import simnet.sim.sweep
+from simnet.analysis.results import PARQUET_TABLES
 from simnet.cli import main, run_sim_main
-from simnet.results import PARQUET_TABLES
 from tests.paths import ROOT
 
 # rd-cnn on a 2 x 2 array, 8 subcarriers: three variants with real coded updates, a second or so each
@@ -58,7 +58,7 @@ def _manifest(out: Path) -> dict[str, Any]:
 
 def _stop_after_first(exc: BaseException) -> Any:
     """A ``run_variants`` that yields the first variant, then raises ``exc`` as a signal or crash would."""
-    real = simnet.sweep.run_variants
+    real = simnet.sim.sweep.run_variants
 
     def run_variants(*args: Any, **kwargs: Any) -> Iterator[Any]:
         results = real(*args, **kwargs)
@@ -74,7 +74,7 @@ def test_interrupted_run_resumes_to_the_same_summary_and_tables(scenario: Path, 
     cache, whole, cut = tmp_path / "cache", tmp_path / "whole", tmp_path / "cut"
     assert run_sim_main(_args(scenario, whole, cache)) == 0
     with monkeypatch.context() as m:
-        m.setattr(simnet.sweep, "run_variants", _stop_after_first(KeyboardInterrupt()))
+        m.setattr(simnet.sim.sweep, "run_variants", _stop_after_first(KeyboardInterrupt()))
         assert run_sim_main(_args(scenario, cut, cache)) == 130
     err = capsys.readouterr().err
     assert "--resume" in err and "Traceback" not in err
@@ -121,7 +121,8 @@ def test_interrupted_run_resumes_to_the_same_summary_and_tables(scenario: Path, 
 def test_a_crash_mid_run_marks_the_manifest_failed_in_one_line(scenario: Path, tmp_path: Path,
                                                                monkeypatch: pytest.MonkeyPatch, capsys: Any):
     out = tmp_path / "run"
-    monkeypatch.setattr(simnet.sweep, "run_variants", _stop_after_first(ZeroDivisionError("float division by zero")))
+    crash = _stop_after_first(ZeroDivisionError("float division by zero"))
+    monkeypatch.setattr(simnet.sim.sweep, "run_variants", crash)
     assert run_sim_main(_args(scenario, out, tmp_path / "cache")) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: run failed: ZeroDivisionError: float division by zero") and err.count("\n") == 1
@@ -194,8 +195,8 @@ def _orphan(setup: Any) -> int:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-@pytest.mark.parametrize("setup", [simnet.sweep._die_with_parent, lambda pid: threading.Thread(
-    target=simnet.sweep._watch_parent, args=(pid, 0.05), daemon=True).start()], ids=["prctl", "watchdog"])
+@pytest.mark.parametrize("setup", [simnet.sim.sweep._die_with_parent, lambda pid: threading.Thread(
+    target=simnet.sim.sweep._watch_parent, args=(pid, 0.05), daemon=True).start()], ids=["prctl", "watchdog"])
 def test_a_worker_ends_when_its_parent_dies(setup: Any):
     orphan = _orphan(setup)
     try:

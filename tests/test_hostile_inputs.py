@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import simnet.engine  # noqa: F401  (imported once here so that no case pays for torch's import)
+import simnet.sim.engine  # noqa: F401  (imported once here so that no case pays for torch's import)
 from simnet.cli import run_sim_main
 from simnet.config import load_scenario, parse_overrides
 from simnet.errors import ConfigError

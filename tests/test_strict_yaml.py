@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from simnet.strict_yaml import MAX_EXPANDED_NODES, StrictYAMLError, load_bytes, load_text, quote
+from simnet.config.strict_yaml import MAX_EXPANDED_NODES, StrictYAMLError, load_bytes, load_text, quote
 
 
 def _bomb(levels: int, width: int = 9) -> str:

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from simnet.config import load_scenario
-from simnet.engine import build_world, run_variant
 from simnet.errors import ConfigError
+from simnet.sim.engine import run_variant
+from simnet.sim.world import build_world
 from simnet.study import CRITERIA, candidates, main, optimal_intervals, ue_stderr
 from tests.paths import TINY
 

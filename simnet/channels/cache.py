@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from simnet.channels.base import ChannelSource
+from simnet.files import new_file_mode
 
 CACHE_FORMAT_VERSION = 2
 _CHUNK_BYTES = 32 * 2**20  # read and checksum in 32 MiB pieces, so each piece is summed while still in cache
@@ -94,17 +95,10 @@ def _load(npy: Path, sidecar: Path, key: str) -> np.ndarray | None:
         return None
 
 
-def _file_mode() -> int:
-    """0o666 less the process umask: what ``open()`` would give a new file (mkstemp alone gives 0o600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def _atomic_write(folder: Path, target: Path, suffix: str, write: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=folder, suffix=suffix + ".tmp")
     try:
-        os.fchmod(fd, _file_mode())
+        os.fchmod(fd, new_file_mode())
         with os.fdopen(fd, "wb") as fh:
             write(fh)
         os.replace(tmp, target)

@@ -6,12 +6,12 @@ A subclass supplies the two networks; this base class does the rest:
     BS:  bytes ──decoder──> (norm code, q) ──dequantize──> y_hat ──synthesis──> h_n_hat ──x norm──> h_hat
 
 Stream layout (constriction range coder, 32-bit words, read in order): the 16-bit norm code (uniform
-model), then the report's latent symbols as laid out by :class:`simnet.entropy_coding.SymbolLayout` (block
+model), then the report's latent symbols as laid out by :class:`simnet.coding.stream_layout.SymbolLayout` (block
 headers for the symbols that are almost always at their table's mode, the other symbols by table width,
 the symbols after each block's first deviation, the exact values of escaped symbols). A packed stream
 (several reports) starts with the report count (Elias-gamma style), then all norm codes, then the reports
 one after the other. The stream spends no checksum bits (``uplink.report_crc`` can add a CRC per report beside
-it, see :mod:`simnet.crc`): a decoded stream is accepted only if re-encoding its
+it, see :mod:`simnet.coding.crc`): a decoded stream is accepted only if re-encoding its
 symbols reproduces it byte for byte (valid streams are canonical), which rejects every truncated, padded or
 altered stream that is not itself the exact stream of some other symbol sequence.
 """
@@ -26,8 +26,8 @@ import torch
 from torch import nn
 
 from simnet.codecs.normalization import NORM_CODE_BITS, denormalize, norm_code, normalize
-from simnet.entropy import FactorizedPrior
-from simnet.entropy_coding import (
+from simnet.coding.prior import FactorizedPrior
+from simnet.coding.stream_layout import (
     RecordingDecoder,
     SymbolLayout,
     bytes_to_words,

@@ -9,7 +9,7 @@ from torch import nn
 from simnet.codecs.angular_delay import angular_delay_pair, default_bs_array
 from simnet.codecs.base import register_codec
 from simnet.codecs.common import RDCodec
-from simnet.entropy import FactorizedPrior
+from simnet.coding.prior import FactorizedPrior
 from simnet.errors import ConfigError
 
 DEFAULT_DELAY_TAPS = 32

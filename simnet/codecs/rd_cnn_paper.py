@@ -8,7 +8,7 @@ from torch import nn
 from simnet.codecs.base import register_codec
 from simnet.codecs.common import RDCodec
 from simnet.codecs.layers import conv2d
-from simnet.entropy import FactorizedPrior
+from simnet.coding.prior import FactorizedPrior
 from simnet.errors import ConfigError
 
 

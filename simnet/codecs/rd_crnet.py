@@ -10,7 +10,7 @@ from simnet.codecs.angular_delay import angular_delay_pair, default_bs_array
 from simnet.codecs.base import register_codec
 from simnet.codecs.common import RDCodec
 from simnet.codecs.layers import conv2d
-from simnet.entropy import FactorizedPrior
+from simnet.coding.prior import FactorizedPrior
 from simnet.errors import ConfigError
 
 

@@ -1,6 +1,6 @@
 """Backbone RD on the source environment (core paper Fig. 2) and under distribution shift (Fig. 5).
 
-    checkpoints x presets --sample_channels(split="test")--> h --simnet.evaluate--> one row each
+    checkpoints x presets --sample_channels(split="test")--> h --simnet.analysis.evaluate--> one row each
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import ClassVar
 import pandas as pd
 from pydantic.dataclasses import dataclass
 
+from simnet.analysis.report import markdown_table
 from simnet.experiments.base import EXPERIMENT_STRICT, RunContext, register_experiment
 from simnet.experiments.data import check_presets, resolve_checkpoints
-from simnet.report import markdown_table
 
 SHIPPED = ("rd-cnn_lambda1", "rd-cnn_lambda4", "rd-cnn_lambda16", "rd-cnn_lambda64")
 COLUMNS = ["preset", "checkpoint", "lmbda", "num_samples", "bits_per_dim_real", "bits_per_dim_est",
@@ -28,7 +28,7 @@ class BackboneRD:
 
     Attributes:
         checkpoints: ``default``, shipped checkpoint names or paths (one RD point each).
-        presets: geometric presets to test on (the ``test`` tracks of ``simnet.pretrain.sample_channels``).
+        presets: geometric presets to test on (the ``test`` tracks of ``simnet.learning.pretrain.sample_channels``).
         num_samples: test reports per preset (drawn with the run's seed).
         scene_seed: scene seed of each preset's channel source (the one the checkpoints were trained in).
     """
@@ -44,8 +44,8 @@ class BackboneRD:
         check_presets("presets", self.presets)
 
     def run(self, ctx: RunContext) -> pd.DataFrame:
-        from simnet.evaluate import evaluate
-        from simnet.pretrain import sample_channels
+        from simnet.analysis.evaluate import evaluate
+        from simnet.learning.pretrain import sample_channels
 
         rows = []
         paths = resolve_checkpoints("checkpoints", self.checkpoints)

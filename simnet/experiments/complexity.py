@@ -17,9 +17,9 @@ import torch
 from pydantic.dataclasses import dataclass
 from torch.utils.flop_counter import FlopCounterMode
 
+from simnet.analysis.report import markdown_table
 from simnet.experiments.base import EXPERIMENT_STRICT, RunContext, choice, register_experiment
 from simnet.experiments.data import paper_numbers
-from simnet.report import markdown_table
 
 SCHEMES = ("encoder_only", "full_model", "translation")
 
@@ -39,7 +39,7 @@ def count_flops(codec: Any, translation: Any = None) -> int:
 
 def scheme_counts(codec: Any, translation_channels: int = 16) -> dict[str, dict[str, int]]:
     """Per scheme: trainable parameters, parameters a model update carries, inference FLOPs per report."""
-    from simnet.translation import wrap_translation
+    from simnet.learning.translation_module import wrap_translation
 
     dec = set(codec.decoder_parameter_names())
     sizes = {n: p.numel() for n, p in codec.named_parameters()}

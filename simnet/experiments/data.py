@@ -100,8 +100,8 @@ def check_presets(key: str, presets: list[str] | tuple[str, ...]) -> None:
 
 def resolve_checkpoints(key: str, names: list[str] | tuple[str, ...]) -> list[Path]:
     """Checkpoint paths of ``names`` (``default``, shipped names, paths); ``ConfigError`` naming the entry."""
-    from simnet.engine import resolve_checkpoint
     from simnet.experiments.base import nonempty_unique
+    from simnet.sim.world import resolve_checkpoint
 
     nonempty_unique(key, names)
     return [resolve_checkpoint(str(n), f"{key}[{i}]", "") for i, n in enumerate(names)]
@@ -109,7 +109,7 @@ def resolve_checkpoints(key: str, names: list[str] | tuple[str, ...]) -> list[Pa
 
 def finetune_config(key: str, kwargs: dict[str, Any], **defaults: Any) -> Any:
     """``FinetuneConfig.from_kwargs`` with errors naming ``key``."""
-    from simnet.finetune import FinetuneConfig
+    from simnet.learning.finetune import FinetuneConfig
 
     try:
         return FinetuneConfig.from_kwargs(kwargs, **defaults)

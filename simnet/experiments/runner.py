@@ -26,10 +26,11 @@ EXPERIMENT_FILES = ("table.csv", "table.md", "figure.png")
 
 def run(args: argparse.Namespace, cache_dir: Path | None) -> int:
     """``run_sim.py EXPERIMENT.yaml``: validate, run in one torch thread, write the run folder."""
+    from simnet.analysis.results import package_versions, prepare_run_dir, write_manifest
     from simnet.config import parse_overrides
+    from simnet.files import atomic_write
     from simnet.lifecycle import tracked_run
-    from simnet.results import atomic_write, package_versions, prepare_run_dir, write_manifest
-    from simnet.sweep import one_thread
+    from simnet.sim.sweep import one_thread
 
     if getattr(args, "ray", None):
         raise ConfigError(f"{args.scenario}: --ray runs the policy variants of a simulation; an experiment file "
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace, cache_dir: Path | None) -> int:
 
 def draw(out: Path, experiment: Any, plots: bool = True) -> list[str]:
     """Write ``table.md`` (and ``figure.png``) of a run folder from its ``table.csv``; returns the file names."""
-    from simnet.results import atomic_write
+    from simnet.files import atomic_write
 
     table = pd.read_csv(out / "table.csv", keep_default_na=False, na_values=["", "nan", "NaN"])
     text = "\n".join([f"# {experiment.title}", "", *experiment.markdown(table), ""])

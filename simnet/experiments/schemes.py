@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from pydantic.dataclasses import dataclass
 
+from simnet.analysis.report import markdown_table
 from simnet.experiments.base import (
     EXPERIMENT_STRICT,
     RunContext,
@@ -23,7 +24,6 @@ from simnet.experiments.base import (
 )
 from simnet.experiments.data import check_presets, finetune_config, interp_db, resolve_checkpoints, stream_rd
 from simnet.experiments.finetuning import TrackWindow
-from simnet.report import markdown_table
 
 METHODS = ("never", "encoder_only", "full_model", "genie", "translation")
 
@@ -57,14 +57,14 @@ class FinetuneSchemes(TrackWindow):
         self.translation_config()
 
     def translation_config(self) -> Any:
-        from simnet.finetune import TRANSLATION_DEFAULTS
+        from simnet.learning.finetune import TRANSLATION_DEFAULTS
 
         shared: dict[str, Any] = {k: self.finetune[k] for k in ("steps", "batch_size") if k in self.finetune}
         return finetune_config("translation", {**shared, **self.translation}, **TRANSLATION_DEFAULTS)
 
     def run(self, ctx: RunContext) -> pd.DataFrame:
         from simnet.codecs import load_codec
-        from simnet.finetune import encoder_only, full_model, genie, translation
+        from simnet.learning.finetune import encoder_only, full_model, genie, translation
 
         fns = {"encoder_only": encoder_only, "full_model": full_model, "genie": genie, "translation": translation}
         cfgs = {m: self.config() for m in fns} | {"translation": self.translation_config()}

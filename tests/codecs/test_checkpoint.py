@@ -66,8 +66,8 @@ def test_shipped_checkpoints_load_and_default_is_the_low_rate_one() -> None:
 
 @pytest.mark.slow
 def test_shipped_rd_curve_is_monotone_and_bits_match_the_estimate() -> None:
-    from simnet.evaluate import evaluate
-    from simnet.pretrain import sample_channels
+    from simnet.analysis.evaluate import evaluate
+    from simnet.learning.pretrain import sample_channels
 
     h = sample_channels("o1_like", 200, seed=7, split="test")
     points = sorted(
@@ -142,7 +142,7 @@ def test_a_shipped_checkpoint_that_differs_from_its_listed_sha256_is_refused(
 
 
 def test_a_directory_or_text_file_as_checkpoint_gets_one_line_naming_it(tmp_path: Path) -> None:
-    from simnet.engine import resolve_checkpoint
+    from simnet.sim.world import resolve_checkpoint
 
     folder = tmp_path / "ckpt.pt"
     folder.mkdir()
@@ -157,7 +157,7 @@ def test_a_directory_or_text_file_as_checkpoint_gets_one_line_naming_it(tmp_path
 
 def test_the_checkpoint_sha256_reaches_the_codec_info() -> None:
     from simnet.config import Block, SystemConfig
-    from simnet.engine import build_codec
+    from simnet.sim.world import build_codec
 
     system = SystemConfig(num_subcarriers=64, bs_array=(8, 8))
     _, info = build_codec(Block("rd-cnn", (("checkpoint", "default"),)), system)

@@ -7,11 +7,12 @@ from math import ceil, comb, log2
 import numpy as np
 import pytest
 
-from simnet.beamforming import sgcs
 from simnet.codecs import CODECS
 from simnet.config import load_scenario
-from simnet.engine import build_world, run_variant
 from simnet.errors import DataError
+from simnet.sim.beamforming import sgcs
+from simnet.sim.engine import run_variant
+from simnet.sim.world import build_world
 from tests.codecs.conftest import few_path_channels
 from tests.paths import TINY
 

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from policies import POLICIES, Observation, Policy
+from simnet.coding.updates import decoder_state
 from simnet.errors import ConfigError
-from simnet.updates import decoder_state
 
 FAST = {"steps": 4, "batch_size": 8}
 """Keywords that make each fine-tuning policy quick (never takes none)."""

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from policies import Observation
+from simnet.coding.updates import decoder_state
 from simnet.errors import ConfigError
-from simnet.finetune import FinetuneConfig, full_model, objective
-from simnet.updates import decoder_state
+from simnet.learning.finetune import FinetuneConfig, full_model, objective
 from tests.policies.test_contract import FAST, ToyCodec, csi, make
 
 GATE = {"check_fraction": 0.25, "min_check_samples": 3}
@@ -101,7 +101,7 @@ def test_probing_needs_the_gate_and_ordered_bounds() -> None:
 
 
 def test_the_shadow_keeps_learning_through_declines_and_is_sent_coded_against_the_bs_model() -> None:
-    from simnet.updates import apply_update
+    from simnet.coding.updates import apply_update
 
     deployed, h = ToyCodec(), csi(1)
     policy = make("drift", **GATE, payback_reports=1, shadow=True)

@@ -1,0 +1,1 @@
+"""Analysis: result tables, reports, plots, and the tools that read run folders."""

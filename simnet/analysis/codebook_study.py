@@ -1,0 +1,96 @@
+"""Static comparison: SGCS versus report bits of eType II (paramCombination 1-8), Type I and the shipped rd-cnn.
+
+Every codec encodes the same held-out channels of each preset (``simnet.learning.pretrain.sample_channels``, test
+split, the default 8x8 array and 64 subcarriers); a row is one codec setting on one preset: the mean real
+report size ``8 * len(stream)`` and the mean SGCS of what the BS decodes against the channel the report
+measured (``simnet.sim.beamforming.sgcs``, 4-subcarrier subbands). No mobility, no model updates: the codec's
+own SGCS at the report.
+
+    python -m simnet.analysis.codebook_study [--num-samples 200] [--out docs/codebooks_sgcs]
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simnet.codecs import CODECS, load_codec, shipped_checkpoints
+from simnet.files import atomic_write
+from simnet.sim.beamforming import nmse, sgcs, to_db
+
+PRESETS = ("o1_like", "quadriga_track", "o2_dynamic_like")
+
+
+def codec_settings(num_bs_ant: int, num_subcarriers: int, bs_array: tuple[int, int]) -> list[tuple[str, Any]]:
+    """(label, codec) for eType II paramCombination 1-8, Type I and every shipped rd-cnn checkpoint."""
+    dims = {"num_bs_ant": num_bs_ant, "num_subcarriers": num_subcarriers, "bs_array": bs_array}
+    out: list[tuple[str, Any]] = [(f"etype2 pc{pc}", CODECS.make("etype2", param_combination=pc, **dims))
+                                  for pc in range(1, 9)]
+    out.append(("type1", CODECS.make("type1", **dims)))
+    for path in shipped_checkpoints():
+        codec = load_codec(path).eval()
+        if (codec.num_bs_ant, codec.num_subcarriers) == (num_bs_ant, num_subcarriers):
+            out.append((f"rd-cnn lambda={codec.checkpoint_meta.get('lmbda')}", codec))
+    return out
+
+
+def compare(presets: Sequence[str] = PRESETS, num_samples: int = 200, seed: int = 12345,
+            bs_array: tuple[int, int] = (8, 8)) -> pd.DataFrame:
+    """One row per (preset, codec setting): bits, SGCS (mean and 10th percentile), NMSE."""
+    from simnet.learning.pretrain import sample_channels
+
+    rows = []
+    for preset in presets:
+        h = sample_channels(preset, num_samples, seed=seed, split="test")
+        for label, codec in codec_settings(h.shape[1], h.shape[2], bs_array):
+            h_hat, bits = codec.reconstruct(h)
+            score = sgcs(h, h_hat)
+            rows.append({
+                "preset": preset, "codec": label, "num_reports": len(h),
+                "bits_per_report": float(bits.mean()),
+                "spec_payload_bits": float(codec.payload_bits()) if hasattr(codec, "payload_bits") else np.nan,
+                "sgcs": float(score.mean()), "sgcs_p10": float(np.quantile(score, 0.1)),
+                "nmse_db": float(to_db(nmse(h, h_hat).mean())),
+            })
+    return pd.DataFrame(rows)
+
+
+def to_markdown(df: pd.DataFrame) -> str:
+    """The table grouped by preset, sorted by bits (what docs/ ships)."""
+    lines = []
+    for preset, part in df.groupby("preset", sort=False):
+        lines += [f"### {preset}", "", "| codec | bits/report | spec bits (K0) | SGCS | SGCS p10 | NMSE dB |",
+                  "|---|---:|---:|---:|---:|---:|"]
+        for r in part.sort_values("bits_per_report").itertuples():
+            spec = "" if np.isnan(r.spec_payload_bits) else f"{r.spec_payload_bits:.0f}"
+            lines.append(f"| {r.codec} | {r.bits_per_report:.1f} | {spec} | {r.sgcs:.4f} | {r.sgcs_p10:.4f} | "
+                         f"{r.nmse_db:.2f} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write ``<out>.csv`` and ``<out>.md`` (the comparison table)."""
+    parser = argparse.ArgumentParser(prog="python -m simnet.analysis.codebook_study",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--num-samples", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS))
+    parser.add_argument("--out", default="docs/codebooks_sgcs")
+    args = parser.parse_args(argv)
+    df = compare(args.presets, args.num_samples, args.seed)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out.with_suffix(".csv"), lambda p: df.to_csv(p, index=False, float_format="%.6g"))
+    atomic_write(out.with_suffix(".md"), lambda p: p.write_text(to_markdown(df)))
+    print(to_markdown(df))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

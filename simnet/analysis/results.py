@@ -1,0 +1,208 @@
+"""Records -> tables on disk: summary.csv, per-report/slot/packet Parquet tables, manifest.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simnet.errors import SimnetError
+from simnet.files import atomic_write
+
+SUMMARY_COLUMNS = [
+    "policy", "variant", "interval_m", "num_reports", "latent_bits_per_report", "update_bits_per_report",
+    "total_bits_per_report", "total_bits_per_dim", "nmse_db", "nmse_report_db", "cosine_sim", "se_bps_hz",
+    "se_zf_bps_hz", "mean_csi_age_ms", "mean_queue_delay_ms", "num_model_updates", "num_finetunes",
+    "uplink_utilisation", "sgcs", "sgcs_report",
+]
+_PACKAGES = ["simnet", "numpy", "scipy", "torch", "simpy", "pandas", "pyarrow", "quadriga-lib", "constriction",
+             "deepmimo", "pydantic", "matplotlib"]
+
+
+SIMULATION_FILES = ("summary.csv", "reports.parquet", "slots.parquet", "packets.parquet", "finetunes.parquet")
+"""Tables a simulation run writes (Parquet tables are appended to, variant by variant)."""
+
+RUN_FILES = (*SIMULATION_FILES, "manifest.json", "report.md")
+"""Every file a simulation run writes besides its figures."""
+
+RUN_FIGURES = ("rd.png", "over_distance.png", "rd_vs_interval.png")
+"""The figures ``plots.plot_run`` draws into a run folder."""
+
+PARQUET_TABLES = ("reports", "slots", "packets", "finetunes")
+"""The per-variant Parquet tables, ``<name>.parquet``."""
+
+
+def run_dir_path(out: str | None, name: str, base: str) -> Path:
+    """The run folder: ``out``, or ``<base>/<name>-<UTC time>``."""
+    if out is not None:
+        return Path(out)
+    return Path(base) / f"{name}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}"
+
+
+def check_run_dir(path: Path, overwrite: bool, written: tuple[str, ...] = (), resume: bool = False) -> list[str]:
+    """Check, without writing anything, that a run may write into ``path``; returns the run files already there.
+
+    A folder that holds any of the files a run writes (``written``, plus ``manifest.json``) is refused, since
+    tables would be appended to and a user's own files replaced, unless ``overwrite`` or ``resume`` is given.
+
+    Raises:
+        SimnetError: the path is a file, lies under a file or cannot be written, or it holds run files and
+            neither ``overwrite`` nor ``resume`` is given.
+    """
+    check_writable_dir(path, "--out")
+    present = [f for f in ("manifest.json", *written) if (path / f).exists()]
+    if present and not (overwrite or resume):
+        status = read_status(path)
+        held = (f"a run (manifest.json, status: {status})" if status
+                else f"files a run writes ({', '.join(present)})")
+        fix = "pass --resume to finish it, " if status in ("running", "failed", "interrupted") else ""
+        raise SimnetError(f"{path} already holds {held}; give another --out, {fix}or pass --overwrite to replace them")
+    return present
+
+
+def prepare_run_dir(out: str | None, name: str, base: str, overwrite: bool, written: tuple[str, ...] = (),
+                    resume: bool = False) -> Path:
+    """Create the run folder (``run_dir_path``) after ``check_run_dir``; ``overwrite`` first removes the run
+    files there (so no stale table, report or figure survives), ``resume`` keeps them for the caller.
+
+    Raises:
+        SimnetError: as ``check_run_dir``, or the folder cannot be created.
+    """
+    path = run_dir_path(out, name, base)
+    present = check_run_dir(path, overwrite, written, resume)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if overwrite:
+            for f in present:
+                (path / f).unlink(missing_ok=True)
+    except OSError as err:
+        raise SimnetError(f"--out {path}: cannot write there ({err.strerror or err}); give a writable folder") from None
+    return path
+
+
+def check_writable_dir(path: Path, what: str) -> None:
+    """Raise one ``SimnetError`` line if ``path`` is a file, lies under a file, or cannot be created or written."""
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = "is a file" if probe == path else f"lies under the file {probe}"
+        raise SimnetError(f"{what} {path} {where}; give a folder")
+    if probe.exists() and not os.access(probe, os.W_OK | os.X_OK):
+        raise SimnetError(f"{what} {path}: {probe} is not writable; give a writable folder")
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any] | None:
+    """The run folder's ``manifest.json`` as a dict, or None where there is none (or it is not a JSON object)."""
+    try:
+        obj = json.loads((run_dir / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return obj if isinstance(obj, dict) else None
+
+
+def read_status(run_dir: Path) -> str | None:
+    """The ``status`` of a run folder's manifest (running, complete, failed, interrupted), or None."""
+    status = (read_manifest(run_dir) or {}).get("status")
+    return status if isinstance(status, str) else None
+
+
+def _db(x: float) -> float:
+    return float(10.0 * np.log10(max(x, 1e-30))) if np.isfinite(x) else float("nan")
+
+
+def summarize(label: str, policy: str, kwargs: dict[str, Any], rec: dict[str, Any], num_dims: int) -> dict[str, Any]:
+    """One summary row for one policy variant.
+
+    Rates are per report (all UEs pooled) and per real CSI dimension (``num_dims`` = 2 * A * S); update
+    bits are spread over all reports of the run. ``nmse_db`` is at time of use (downlink slots, so
+    queueing and staleness count); ``nmse_report_db`` is against the channel each report measured; ``sgcs``
+    (time of use) and ``sgcs_report`` likewise (:func:`simnet.sim.beamforming.sgcs`, mean over subbands).
+    """
+    packets = pd.DataFrame(rec["packets"], columns=["ue", "kind", "bits", "t_enqueue_s", "t_deliver_s"])
+    slots = pd.DataFrame(rec["slots"], columns=["nmse", "cosine_sim", "se_mrt_bps_hz", "se_zf_bps_hz", "age_s",
+                                                "sgcs"])
+    reports = pd.DataFrame(rec["reports"], columns=["nmse_report", "sgcs_report"])
+    csi = packets[packets.kind == "csi"]
+    upd = packets[packets.kind == "update"]
+    num_reports = len(csi)
+    latent = float(csi.bits.mean()) if num_reports else float("nan")
+    update = float(upd.bits.sum()) / num_reports if num_reports else float("nan")
+    delivered = packets[np.isfinite(packets.t_deliver_s)]
+    interval = kwargs.get("interval_m", float("nan"))
+    return {
+        "policy": policy,
+        "variant": label,
+        "interval_m": float(interval) if isinstance(interval, (int, float)) else float("nan"),
+        "num_reports": num_reports,
+        "latent_bits_per_report": latent,
+        "update_bits_per_report": update,
+        "total_bits_per_report": latent + update,
+        "total_bits_per_dim": (latent + update) / num_dims,
+        "nmse_db": _db(float(slots.nmse.mean())) if len(slots) else float("nan"),
+        "nmse_report_db": _db(float(reports.nmse_report.mean())) if len(reports) else float("nan"),
+        "cosine_sim": float(slots.cosine_sim.mean()) if len(slots) else float("nan"),
+        "se_bps_hz": float(slots.se_mrt_bps_hz.mean()) if len(slots) else float("nan"),
+        "se_zf_bps_hz": float(slots.se_zf_bps_hz.mean()) if len(slots) else float("nan"),
+        "mean_csi_age_ms": 1e3 * float(slots.age_s.mean()) if len(slots) else float("nan"),
+        "mean_queue_delay_ms": 1e3 * float((delivered.t_deliver_s - delivered.t_enqueue_s).mean())
+        if len(delivered) else float("nan"),
+        "num_model_updates": (int(np.isfinite(upd.t_deliver_s).sum()) if len(upd) else 0)
+        + sum(1 for f in rec["finetunes"] if f.get("delivery") == "free"),
+        "num_finetunes": len(rec["finetunes"]),
+        "uplink_utilisation": rec["uplink_busy_s"] / rec["t_end_s"] if rec["t_end_s"] > 0 else float("nan"),
+        "sgcs": float(slots.sgcs.mean()) if len(slots) else float("nan"),
+        "sgcs_report": float(reports.sgcs_report.mean()) if len(reports) else float("nan"),
+    }
+
+
+def write_summary(out_dir: Path, rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Write ``summary.csv`` (fixed column order, 6 significant digits so reruns are byte-identical)."""
+    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    atomic_write(out_dir / "summary.csv", lambda p: df.to_csv(p, index=False, float_format="%.6g"))
+    return df
+
+
+def write_tables(out_dir: Path, label: str, policy: str, rec: dict[str, Any]) -> dict[str, int]:
+    """Append one variant's per-report, per-slot, per-packet and per-fine-tune rows to Parquet tables.
+
+    Returns:
+        The number of rows the variant added to each table (``{"reports": ..., ...}``), which the manifest
+        records so that ``--resume`` can tell a finished variant from one cut off between two tables.
+    """
+    counts = {}
+    for name in PARQUET_TABLES:
+        df = pd.DataFrame(rec[name])
+        df.insert(0, "policy", policy)
+        df.insert(0, "variant", label)
+        counts[name] = len(df)
+        path = out_dir / f"{name}.parquet"
+        if path.exists():
+            df = pd.concat([pd.read_parquet(path), df], ignore_index=True)
+        atomic_write(path, lambda p, d=df: d.to_parquet(p, index=False))
+    return counts
+
+
+def package_versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
+    """Write ``manifest.json`` (scenario as resolved, seed, versions, data used, wall time)."""
+    text = json.dumps(manifest, indent=2, sort_keys=True, default=str)
+    atomic_write(out_dir / "manifest.json", lambda p: p.write_text(text))

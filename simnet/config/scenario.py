@@ -1,0 +1,309 @@
+"""Scenario files: YAML parsed once into frozen, validated dataclasses.
+
+Every mistake becomes one ``ConfigError`` line naming the file, the key path, the value and what is
+allowed. Swappable parts (``channel``, ``codec``, each policy) are ``type:`` plus keyword arguments,
+checked against their registries (with a did-you-mean) and built once at load time so bad kwargs fail
+here, before any output is written.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Mapping
+from dataclasses import field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass
+
+from simnet.config.fields import Ctx, parse_section
+from simnet.config.file import (
+    SCENARIO_TOP_KEYS,
+    parse_overrides,
+    parse_seed_and_name,
+    read_mapping,
+    resolve_file,
+)
+from simnet.config.run_budget import check_at_load, note_cost
+from simnet.config.strict_yaml import clip, quote
+from simnet.errors import ConfigError, SimnetError
+
+__all__ = ["Block", "Ctx", "DownlinkConfig", "OutputConfig", "PolicySpec", "Scenario", "SystemConfig", "UEConfig",
+           "UplinkConfig", "is_experiment_file", "load_scenario", "parse_overrides", "parse_section",
+           "note_cost", "parse_seed_and_name", "read_mapping", "registries", "resolve_file", "to_dict"]
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True, config=_STRICT)
+class SystemConfig:
+    """OFDM and array parameters shared by the channel source and the codec."""
+
+    carrier_hz: float = field(default=3.5e9, metadata={"ge": 0.4e9, "le": 100e9, "note": "0.4 to 100 GHz"})
+    bandwidth_hz: float = field(default=50e6, metadata={"ge": 100e3, "le": 2e9, "note": "100 kHz to 2 GHz"})
+    num_subcarriers: int = field(default=64, metadata={"ge": 1, "le": 4096})
+    bs_array: tuple[int, int] = (8, 8)
+    snr_db: float = field(default=10.0, metadata={"ge": -50, "le": 80})
+
+    @property
+    def num_bs_ant(self) -> int:
+        return self.bs_array[0] * self.bs_array[1]
+
+
+@dataclass(frozen=True, config=_STRICT)
+class UEConfig:
+    """The users: how many, how they move, how often they measure and report CSI."""
+
+    count: int = field(default=1, metadata={"ge": 1, "le": 1024})
+    speed_mps: float = field(default=1.4, metadata={"ge": 0.01, "le": 100, "note": "1 cm/s to 360 km/h"})
+    sample_spacing_m: float = field(default=0.1, metadata={"ge": 1e-3, "le": 100, "note": "1 mm to 100 m"})
+    report_spacing_m: float | None = field(default=None, metadata={"ge": 1e-3, "le": 1000, "note": "1 mm to 1 km"})
+    track_length_m: float | None = field(default=None, metadata={"gt": 0, "le": 100e3, "note": "up to 100 km, and "
+                                                                 "at most the channel's track"})
+    window_max: int = field(default=256, metadata={"ge": 1, "le": 100000})
+    seconds_per_step: float = field(default=0.01, metadata={"ge": 0, "le": 3600, "note": "up to an hour"})
+    stagger: bool = True
+
+
+@dataclass(frozen=True, config=_STRICT)
+class UplinkConfig:
+    """The shared uplink."""
+
+    rate_bps: float = field(default=1e6, metadata={"ge": 1e3, "le": 1e12, "note": "1 kbit/s to 1 Tbit/s"})
+    discipline: Literal["fifo", "csi-first"] = "fifo"
+    latency_s: float = field(default=0.0, metadata={"ge": 0, "le": 60, "note": "up to a minute"})
+    # CRC per CSI report (simnet.coding.crc): none, the NR UCI rule (CRC11 for the usual >= 20 payload bits), or fixed
+    report_crc: Literal["none", "nr", "crc6", "crc11", "crc16", "crc24c"] = "none"
+
+
+@dataclass(frozen=True, config=_STRICT)
+class DownlinkConfig:
+    """When the BS beamforms (and is scored) with what it decoded."""
+
+    slot_period_s: float = field(default=0.1, metadata={"ge": 1e-6, "le": 10, "note": "1 us to 10 s"})
+
+
+@dataclass(frozen=True, config=_STRICT)
+class OutputConfig:
+    """Where results go."""
+
+    dir: str = field(default="results", metadata={"nonblank": True, "note": "a folder, e.g. results"})
+    plots: bool = True
+
+
+@dataclass(frozen=True)
+class Block:
+    """A swappable part: registry ``type`` plus its keyword arguments (a frozen sorted tuple of items)."""
+
+    type: str
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def kw(self) -> dict[str, Any]:
+        return {k: copy.deepcopy(v) for k, v in self.kwargs}
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """One policy variant of the scenario (a sweep expands to several)."""
+
+    label: str
+    type: str
+    kwargs: tuple[tuple[str, Any], ...] = ()
+
+    def kw(self) -> dict[str, Any]:
+        return {k: copy.deepcopy(v) for k, v in self.kwargs}
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A whole scenario, resolved and validated."""
+
+    name: str
+    path: str
+    seed: int
+    system: SystemConfig
+    channel: Block
+    ues: UEConfig
+    codec: Block
+    uplink: UplinkConfig
+    downlink: DownlinkConfig
+    policies: tuple[PolicySpec, ...]
+    output: OutputConfig
+
+
+_SECTIONS: dict[str, Any] = {
+    "system": SystemConfig,
+    "ues": UEConfig,
+    "uplink": UplinkConfig,
+    "downlink": DownlinkConfig,
+    "output": OutputConfig,
+}
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+_SYSTEM_OWNED = {
+    "channel": ("carrier_hz", "bandwidth_hz", "num_subcarriers", "bs_array"),
+    "codec": ("num_bs_ant", "num_subcarriers"),
+}
+"""Keywords of a block that the ``system`` section sets for it (a value in the block would be ignored)."""
+MAX_VARIANTS = 1000
+"""Most policy variants a scenario may expand to (each one is a full simulation run)."""
+
+
+def _parse_block(ctx: Ctx, name: str, raw: Any, registry: Any) -> Block:
+    if not isinstance(raw, Mapping):
+        raise ctx.error(name, f"must be a mapping with a 'type' key, got {quote(raw)}")
+    if "type" not in raw:
+        raise ctx.error(f"{name}.type", f"missing (known: {', '.join(registry.names())})")
+    typ = raw["type"]
+    if not isinstance(typ, str):
+        raise ctx.error(f"{name}.type", f"must be a name, got {quote(typ)} (known: {', '.join(registry.names())})")
+    if typ not in registry:
+        raise ctx.error(f"{name}.type", registry.unknown_message(clip(typ, 60)))
+    kwargs = {k: v for k, v in raw.items() if k != "type"}
+    for key in kwargs:
+        if not isinstance(key, str):
+            raise ctx.error(name, f"keyword {quote(key, 60)} must be a name")
+        if key in _SYSTEM_OWNED.get(name, ()):
+            raise ctx.error(f"{name}.{key}", f"is set by the system section; give system.{key} instead "
+                                             f"(e.g. --set system.{key}=...)")
+    return Block(type=typ, kwargs=tuple(sorted(kwargs.items())))
+
+
+def _check_sweep(ctx: Ctx, key: str, sweep: Any) -> None:
+    if not isinstance(sweep, Mapping) or not all(isinstance(v, list) and v for v in sweep.values()):
+        raise ctx.error(f"{key}.sweep", f"must map keyword names to non-empty lists, got {quote(sweep)}")
+    if not all(isinstance(k, str) for k in sweep):
+        raise ctx.error(f"{key}.sweep", f"keyword names must be strings, got {quote(list(sweep))}")
+    num = 1
+    for values in sweep.values():
+        num *= len(values)
+    if num > MAX_VARIANTS:
+        raise ctx.error(f"{key}.sweep", f"expands to {num:,} variants, more than {MAX_VARIANTS:,}: sweep fewer "
+                                        "values or split the study into several scenarios")
+
+
+def _policy_specs(ctx: Ctx, raw: Any, registry: Any) -> tuple[PolicySpec, ...]:
+    if not isinstance(raw, list) or not raw:
+        raise ctx.error("policies", f"must be a non-empty list of {{type: ..., ...}} blocks, got {quote(raw)}")
+    specs: list[PolicySpec] = []
+    for i, item in enumerate(raw):
+        key = f"policies[{i}]"
+        if not isinstance(item, Mapping):
+            raise ctx.error(key, f"must be a mapping with a 'type' key, got {quote(item)}")
+        item = dict(item)
+        sweep = item.pop("sweep", None) or {}
+        label = item.pop("label", None)
+        if label is not None and (not isinstance(label, str) or not 0 < len(label) <= 100):
+            raise ctx.error(f"{key}.label", f"value {quote(label)} is invalid (allowed: a string of 1 to 100 "
+                                            "characters)")
+        block = _parse_block(ctx, key, item, registry)
+        _check_sweep(ctx, key, sweep)
+        names = sorted(sweep)
+        for combo in itertools.product(*(sweep[n] for n in names)):
+            kwargs = block.kw()
+            kwargs.update(dict(zip(names, combo)))
+            suffix = ",".join(f"{n}={v}" for n, v in zip(names, combo))
+            lab = str(label or block.type) + (f"[{suffix}]" if suffix else "")
+            try:
+                registry.get(block.type)(**kwargs)
+            except SimnetError as err:
+                raise ctx.error(key, clip(str(err), 400)) from None
+            except (TypeError, ValueError) as err:
+                raise ctx.error(key, f"bad arguments for policy {block.type!r}: {clip(str(err))}") from None
+            if len(specs) >= MAX_VARIANTS:
+                raise ctx.error("policies", f"the policies expand to more than {MAX_VARIANTS:,} variants")
+            specs.append(PolicySpec(label=lab, type=block.type, kwargs=tuple(sorted(kwargs.items()))))
+    labels = [s.label for s in specs]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise ctx.error("policies", f"duplicate policy labels {dup}: give each a distinct 'label:'")
+    return tuple(specs)
+
+
+def registries() -> tuple[Any, Any, Any]:
+    """The channel, codec and policy registries, with every built-in part registered."""
+    import policies
+    import simnet.channels
+    import simnet.codecs
+
+    return simnet.channels.CHANNEL_SOURCES, simnet.codecs.CODECS, policies.POLICIES
+
+
+def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False,
+                  overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """Read and validate a scenario file.
+
+    Args:
+        path: the YAML file.
+        seed: overrides the file's ``seed``.
+        quick: merge the file's ``quick:`` block over it (a shorter run for a first look).
+        overrides: a partial scenario merged over the file last (``--set`` on the command line).
+
+    Raises:
+        ConfigError: one line naming the file, key path, value and what is allowed.
+    """
+    p = Path(path)
+    ctx = Ctx(str(path))
+    raw = resolve_file(read_mapping(path), ctx, SCENARIO_TOP_KEYS, quick, overrides)
+    for key in ("channel", "codec", "policies"):
+        if key not in raw:
+            raise ctx.error(key, "missing section (see scenarios/smoke.yaml for an example)")
+    seed_value, name = parse_seed_and_name(raw, ctx, seed, p.stem)
+    sections = {k: parse_section(ctx, k, cls, raw.get(k)) for k, cls in _SECTIONS.items()}
+    bs = (raw.get("system") or {}).get("bs_array", sections["system"].bs_array)
+    if (not isinstance(bs, list | tuple) or len(bs) != 2
+            or not all(isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= 256 for n in bs)):
+        raise ctx.error("system.bs_array", f"value {quote(bs)} is invalid (allowed: two integers from 1 to 256, "
+                                           "e.g. [8, 8])")
+    chan_reg, codec_reg, policy_reg = registries()
+    codec_block = _parse_block(ctx, "codec", raw["codec"], codec_reg)
+    policy_specs = _policy_specs(ctx, raw["policies"], policy_reg)
+    if not getattr(codec_reg.get(codec_block.type), "trainable", True):
+        moving = [s.label for s in policy_specs if s.type != "never"]
+        if moving:
+            raise ctx.error("policies", f"codec {codec_block.type!r} is a fixed codebook with no model to update; "
+                                        f"only the 'never' policy can run it (remove {', '.join(moving)})")
+    scenario = Scenario(
+        name=name,
+        path=str(path),
+        seed=seed_value,
+        system=sections["system"],
+        channel=_parse_block(ctx, "channel", raw["channel"], chan_reg),
+        ues=sections["ues"],
+        codec=codec_block,
+        uplink=sections["uplink"],
+        downlink=sections["downlink"],
+        policies=policy_specs,
+        output=sections["output"],
+    )
+    check_at_load(scenario)  # refuse a run that cannot fit before anything is computed
+    return scenario
+
+
+def to_dict(obj: Any) -> Any:
+    """A plain-JSON view of a scenario (for the manifest)."""
+    if is_dataclass(obj) and not isinstance(obj, type):
+        out = {f.name: to_dict(getattr(obj, f.name)) for f in fields(obj)}
+        if isinstance(obj, (Block, PolicySpec)):
+            out["kwargs"] = {k: to_dict(v) for k, v in obj.kwargs}
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    return obj
+
+
+def is_experiment_file(path: str | Path) -> bool:
+    """True if ``path`` reads as a mapping with a top-level ``experiment`` key (else let the loaders speak)."""
+    try:
+        return "experiment" in read_mapping(path)
+    except ConfigError:
+        return False

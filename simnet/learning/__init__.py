@@ -1,0 +1,1 @@
+"""Learning: fine-tuning procedures, pretraining, the translation module."""
