@@ -202,6 +202,33 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
+def machine_info() -> dict[str, Any]:
+    """The CPU and float path a run used: what decides the last digits of its float results.
+
+    Same scenario + seed gives a byte-identical ``summary.csv`` on one machine and float path; on another CPU
+    (or under ``ATEN_CPU_CAPABILITY`` / ``ONEDNN_MAX_CPU_ISA``) symbols, streams and payloads stay identical
+    but float outputs, and so table digits, may differ in the last places.
+    """
+    import os
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cpu": cpu, "machine": platform.machine(), "cpu_count": os.cpu_count(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "ATEN_CPU_CAPABILITY": os.environ.get("ATEN_CPU_CAPABILITY"),
+        "ONEDNN_MAX_CPU_ISA": os.environ.get("ONEDNN_MAX_CPU_ISA"),
+    }
+
+
 def write_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
     """Write ``manifest.json`` (scenario as resolved, seed, versions, data used, wall time)."""
     text = json.dumps(manifest, indent=2, sort_keys=True, default=str)
