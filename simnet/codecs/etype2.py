@@ -41,7 +41,7 @@ from simnet.codecs.nr_codebook import (
     combination_index,
 )
 from simnet.errors import DataError, SimnetError
-from simnet.sim.beamforming import SGCS_SUBBAND_SIZE, subband_directions
+from simnet.subbands import SGCS_SUBBAND_SIZE, subband_directions
 
 Fields = tuple[np.ndarray, np.ndarray, int, list[int], np.ndarray, np.ndarray, np.ndarray, int]
 """A report: (q [2], beams n [L], M_initial, taps [M_1], bitmap, amplitude k^(2), phase c [L, M_1], i*)."""

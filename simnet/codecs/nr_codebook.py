@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from simnet.errors import DataError, SimnetError
-from simnet.sim.beamforming import SGCS_SUBBAND_SIZE
+from simnet.subbands import SGCS_SUBBAND_SIZE
 
 PARAM_COMBINATIONS: dict[int, tuple[int, Fraction, Fraction | None, Fraction]] = {
     1: (2, Fraction(1, 4), Fraction(1, 8), Fraction(1, 4)),

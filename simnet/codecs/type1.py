@@ -17,7 +17,7 @@ import numpy as np
 from simnet.codecs.base import register_codec
 from simnet.codecs.nr_codebook import BitReader, BitWriter, CodebookCodec, ceil_log2
 from simnet.errors import DataError
-from simnet.sim.beamforming import SGCS_SUBBAND_SIZE, subband_directions
+from simnet.subbands import SGCS_SUBBAND_SIZE, subband_directions
 
 
 @register_codec("type1")

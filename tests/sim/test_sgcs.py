@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from simnet.sim.beamforming import sgcs, subband_directions
+from simnet.sim.beamforming import sgcs
+from simnet.subbands import subband_directions
 
 
 def _rand(shape, seed=0):
