@@ -34,9 +34,6 @@ class ImmediateStore(simpy.Store):
     A getter waiting on it resumes in the same instant as the put, before any ordinary event of that instant.
     """
 
-    def __init__(self, env: simpy.Environment) -> None:
-        super().__init__(env)
-
     def _do_put(self, event: StorePut) -> bool | None:
         self.items.append(event.item)
         succeed_at_once(event)
