@@ -1,5 +1,11 @@
 """The BS: decodes each report with the decoder version it was encoded for, keeps the latest
-reconstruction per UE, applies model updates, and beamforms at every downlink slot."""
+reconstruction per UE, installs model updates, and beamforms at every downlink slot.
+
+    uplink.delivered["csi"]    -> receive_reports: decode, score, keep the latest CSI per UE
+    uplink.delivered["update"] -> receive_updates: packet.update.apply -> check fingerprint -> install
+                                  -> succeed packet.update.installed (the UE switches)
+    every slot_period_s        -> slots: beamform with the latest CSI, score at the time of use
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,12 @@ from typing import Any
 import numpy as np
 import simpy
 
+from simnet.codecs.fingerprint import decoder_fingerprint
 from simnet.coding.crc import passes
 from simnet.sim.beamforming import cosine_similarity, mrt_se, nmse, sgcs, zf_se
+from simnet.sim.immediate import succeed_at_once
 from simnet.sim.mobility import TrackSamples
-from simnet.sim.ue import UserEquipment, decoder_fingerprint
-from simnet.sim.uplink import Packet
+from simnet.sim.packets import Packet
 
 
 @dataclass
@@ -29,8 +36,14 @@ class Reconstruction:
 class BaseStation:
     """Receives uplink packets and serves the UEs at downlink slots.
 
+    Decoder versions: a UE's reports arrive in the order they were encoded (CSI reports are first-come
+    first-served among themselves under every discipline) and its model versions only grow, so once a report
+    of version ``v`` has arrived no later report of that UE needs a version below ``v``; those are dropped.
+
     Args:
         env: the SimPy environment.
+        reports: the store delivered CSI-report packets arrive in (``uplink.delivered["csi"]``).
+        updates: the store delivered model-update packets arrive in (``uplink.delivered["update"]``).
         bs_codecs: per UE, the BS's copy of the UE's initial codec (version 0).
         samples: per UE, its sampled track; h: per UE, its true channels (to score at time of use).
         snr_db: mean receive SNR per BS antenna of every UE [dB]: for the spectral efficiency each UE's
@@ -45,6 +58,8 @@ class BaseStation:
     def __init__(
         self,
         env: simpy.Environment,
+        reports: simpy.Store,
+        updates: simpy.Store,
         bs_codecs: list[Any],
         samples: list[TrackSamples],
         h: list[np.ndarray],
@@ -61,40 +76,28 @@ class BaseStation:
         self.log = log
         self.latest: list[Reconstruction | None] = [None] * len(bs_codecs)
         self._scale = [1.0 / np.sqrt(max(float(np.mean(np.abs(hu) ** 2)), 1e-30)) for hu in h]
-        self.ues: list[UserEquipment] = []
-        self._in_flight: list[dict[int, int]] = [{} for _ in bs_codecs]
         env.process(self.slots(env))
+        env.process(self.receive_reports(env, reports))
+        env.process(self.receive_updates(env, updates))
 
-    def note_sent(self, packet: Packet) -> None:
-        """Count an enqueued report so its decoder version is kept until it arrives."""
-        if packet.kind == "csi":
-            v = packet.meta["version"]
-            self._in_flight[packet.ue][v] = self._in_flight[packet.ue].get(v, 0) + 1
-
-    def install(self, ue: int, version: int, codec: Any) -> None:
-        """Hold decoder ``version`` for ``ue``; older versions are kept only while reports need them."""
-        self.decoders[ue][version] = codec
-        self._prune(ue)
-
-    def _prune(self, ue: int) -> None:
-        newest = max(self.decoders[ue])
-        for v in [v for v in self.decoders[ue] if v < newest and not self._in_flight[ue].get(v)]:
-            del self.decoders[ue][v]
-
-    def on_deliver(self, packet: Packet) -> None:
-        if packet.kind == "csi":
+    def receive_reports(self, env: simpy.Environment, reports: simpy.Store) -> Generator[simpy.Event, Any, None]:
+        while True:
+            packet = yield reports.get()
             self._on_report(packet)
-        else:
+
+    def receive_updates(self, env: simpy.Environment, updates: simpy.Store) -> Generator[simpy.Event, Any, None]:
+        while True:
+            packet = yield updates.get()
             self._on_update(packet)
 
     def _on_report(self, packet: Packet) -> None:
         ue, v = packet.ue, packet.meta["version"]
         if v not in self.decoders[ue]:
             raise AssertionError(f"UE {ue} encoded with model version {v} that the BS does not hold")
+        for old in [old for old in self.decoders[ue] if old < v]:
+            del self.decoders[ue][old]
         crc_ok = passes(packet.payload, packet.check)
         h_hat = self.decoders[ue][v].decompress([packet.payload])[0] if crc_ok else None
-        self._in_flight[ue][v] -= 1
-        self._prune(ue)
         i = packet.meta["sample"]
         row: dict[str, Any] = {
             "ue": ue, "report": packet.meta["report"], "sample": i, "version": v,
@@ -114,22 +117,16 @@ class BaseStation:
         self.log["reports"].append(row)
 
     def _on_update(self, packet: Packet) -> None:
-        ue_obj = self.ues[packet.ue]
-        version = packet.meta["version"]
+        update = packet.update
+        if update is None:
+            raise AssertionError(f"UE {packet.ue}: an update packet without its apply step")
         current = self.decoders[packet.ue][max(self.decoders[packet.ue])]
-        new = ue_obj.policy.apply_update(current, packet.payload, None)
-        if decoder_fingerprint(new) != decoder_fingerprint(ue_obj.pending_codec()):
-            raise AssertionError(f"UE {packet.ue}: the decoder rebuilt from update {version} differs from the UE's")
-        self.install(packet.ue, version, new)
-        ue_obj.on_update_delivered(version)
-
-    def install_free(self, ue: int, version: int, ue_codec: Any) -> None:
-        """Genie delivery: the BS is handed the UE's fine-tuned decoder at no cost."""
-        current = self.decoders[ue][max(self.decoders[ue])]
-        new = self.ues[ue].policy.apply_update(current, None, ue_codec)
-        if decoder_fingerprint(new) != decoder_fingerprint(ue_codec):
-            raise AssertionError(f"UE {ue}: the genie update did not reproduce the UE's decoder")
-        self.install(ue, version, new)
+        new = update.apply(current, packet.payload if packet.payload else None)  # a genie update has no bytes
+        if decoder_fingerprint(new) != update.fingerprint:
+            raise AssertionError(
+                f"UE {packet.ue}: the decoder rebuilt from update {update.version} differs from the UE's")
+        self.decoders[packet.ue][update.version] = new
+        succeed_at_once(update.installed, update.version)
 
     def slots(self, env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
         t_end = max(float(s.t_s[-1]) for s in self.samples)

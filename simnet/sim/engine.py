@@ -1,6 +1,8 @@
 """Runs one policy variant on the shared world: UEs + shared uplink + BS in one simpy.Environment.
 
     World (simnet.sim.world, built once) -> per variant: UEs, Uplink, BS processes -> record tables
+    UE --Packet--> Uplink.send -> Uplink.delivered[kind] (stores) -> BS receiving processes
+    UE waits on packet.update.installed <- succeeded by the BS when it holds the new decoder
 """
 
 from __future__ import annotations
@@ -28,24 +30,24 @@ def run_variant(world: World, spec: PolicySpec, progress: ProgressFn | None = No
     sc = world.scenario
     env = simpy.Environment()
     log: dict[str, list[dict[str, Any]]] = {"reports": [], "slots": [], "finetunes": []}
-    bs = BaseStation(env, [copy.deepcopy(world.codec) for _ in world.samples], world.samples, world.h,
-                     sc.system.snr_db, sc.downlink.slot_period_s, log)
-    uplink = Uplink(env, sc.uplink.rate_bps, sc.uplink.discipline, bs.on_deliver, sc.uplink.latency_s)
-    uplink.on_send = bs.note_sent
+    uplink = Uplink(env, sc.uplink.rate_bps, sc.uplink.discipline, sc.uplink.latency_s)
+    # The BS's processes start before the UEs' (as they always did): same-instant events keep their order.
+    BaseStation(env, uplink.delivered["csi"], uplink.delivered["update"],
+                [copy.deepcopy(world.codec) for _ in world.samples], world.samples, world.h,
+                sc.system.snr_db, sc.downlink.slot_period_s, log)
     for u, smp in enumerate(world.samples):
         policy = POLICIES.get(spec.type)(**spec.kw())
         rng = np.random.default_rng(world.ue_seeds[u])
         policy.reset(rng)
-        bs.ues.append(UserEquipment(
-            env, u, smp, world.h[u], world.report_every, copy.deepcopy(world.codec), policy, uplink,
-            bs.install_free, rng, sc.ues.window_max, sc.ues.seconds_per_step, log, sc.uplink.report_crc))
+        UserEquipment(env, u, smp, world.h[u], world.report_every, copy.deepcopy(world.codec), policy, uplink,
+                      rng, sc.ues.window_max, sc.ues.seconds_per_step, log, sc.uplink.report_crc)
     t_end = world.t_end_s
     steps = 50
     for k in range(1, steps + 1):
         env.run(until=t_end * k / steps + (sc.downlink.slot_period_s if k == steps else 0.0))
         if progress is not None:
             progress(k / steps)
-    packets = [{"ue": p.ue, "kind": p.kind, "bits": p.bits, "seq": p.seq, "version": p.meta.get("version", -1),
+    packets = [{"ue": p.ue, "kind": p.kind, "bits": p.bits, "seq": p.seq, "version": p.version,
                 "t_enqueue_s": p.t_enqueue_s, "t_start_s": p.t_start_s, "t_deliver_s": p.t_deliver_s}
                for p in uplink.sent]
     return {**log, "packets": packets, "uplink_busy_s": uplink.busy_s, "t_end_s": t_end}

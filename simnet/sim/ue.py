@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Generator
+from functools import partial
 from typing import Any
 
 import numpy as np
 import simpy
 
 from policies.base import Observation, Policy, UpdateResult
+from simnet.codecs.fingerprint import decoder_fingerprint
 from simnet.coding.crc import protect
 from simnet.sim.beamforming import nmse, to_db
 from simnet.sim.mobility import TrackSamples
-from simnet.sim.uplink import Packet, Uplink
-
-
-def decoder_fingerprint(codec: Any) -> bytes:
-    """The exact bytes of the decoder-side parameters (what the BS must hold), for equality checks."""
-    names = codec.decoder_parameter_names()
-    state = codec.state_dict()
-    return b"".join(name.encode() + state[name].detach().cpu().contiguous().numpy().tobytes() for name in names)
+from simnet.sim.packets import ModelUpdate, Packet
+from simnet.sim.uplink import Uplink
 
 
 class UserEquipment:
@@ -36,8 +32,9 @@ class UserEquipment:
         report_every: report every this many samples.
         codec: the UE's codec (its decoder equals the BS's version 0).
         policy: the UE's fine-tuning policy.
-        uplink: the shared uplink.
-        install_free: called as ``install_free(ue, version, bs_codec)`` to hand the BS a genie update.
+        uplink: the shared uplink. A model update (``delivery`` ``"uplink"``, or ``"free"``: a genie update
+            as a zero-bit packet, delivered at once) carries its BS-side apply step; the UE waits on the
+            update's ``installed`` event before it switches.
         rng: the UE's own generator (fine-tuning randomness).
         window_max: most samples kept for fine-tuning.
         seconds_per_step: simulated compute time of one optimisation step [s].
@@ -56,7 +53,6 @@ class UserEquipment:
         codec: Any,
         policy: Policy,
         uplink: Uplink,
-        install_free: Callable[[int, int, Any], None],
         rng: np.random.Generator,
         window_max: int,
         seconds_per_step: float,
@@ -72,7 +68,6 @@ class UserEquipment:
         self.version = 0
         self.policy = policy
         self.uplink = uplink
-        self.install_free = install_free
         self.rng = rng
         self.window_max = window_max
         self.seconds_per_step = seconds_per_step
@@ -80,7 +75,6 @@ class UserEquipment:
         self.report_crc = report_crc
         self.busy = False
         self.window_start = 0
-        self._pending: tuple[UpdateResult, int] | None = None
         self.process = env.process(self.run(env))
 
     def run(self, env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
@@ -130,29 +124,37 @@ class UserEquipment:
                 raise AssertionError(f"policy {self.policy.name!r} changed the decoder but delivers nothing")
             self.codec = result.codec
             self.busy = False
-        elif delivery == "free":
-            self.install_free(self.index, self.version + 1, result.codec)
-            self._switch(result.codec, self.version + 1)
         else:
-            if result.payload is None:
-                raise AssertionError(f"policy {self.policy.name!r} delivers over the uplink but sent no payload")
-            self._pending = (result, self.version + 1)
-            meta = {"version": self.version + 1}
-            self.uplink.send(Packet(ue=self.index, kind="update", payload=result.payload, meta=meta))
+            payload = self._update_payload(result, delivery)
+            update = self._model_update(result, delivery)
+            self.uplink.send(Packet(ue=self.index, kind="update", payload=payload, update=update))
+            yield update.installed
+            self._switch(result.codec, update.version)
 
-    def pending_codec(self) -> Any:
-        """The fine-tuned codec whose update is in flight (the BS checks its result against it)."""
-        assert self._pending is not None
-        return self._pending[0].codec
+    def _update_payload(self, result: UpdateResult, delivery: str) -> bytes:
+        """The bytes that go on the air: none for the genie, the policy's payload otherwise."""
+        if delivery == "free":
+            return b""
+        if result.payload is None:
+            raise AssertionError(f"policy {self.policy.name!r} delivers over the uplink but sent no payload")
+        return result.payload
 
-    def on_update_delivered(self, version: int) -> None:
-        """The BS has applied update ``version``: switch encoder and decoder together."""
-        assert self._pending is not None and self._pending[1] == version
-        codec = self._pending[0].codec
-        self._pending = None
-        self._switch(codec, version)
+    def _model_update(self, result: UpdateResult, delivery: str) -> ModelUpdate:
+        """The BS-side half of ``result``: the policy's apply step, bound to the UE's model for the genie only."""
+        # Over the uplink the BS rebuilds the decoder from its own codec and the delivered payload alone.
+        ue_codec = result.codec if delivery == "free" else None
+        return ModelUpdate(
+            version=self.version + 1,
+            apply=partial(_apply_update, self.policy, ue_codec),
+            fingerprint=decoder_fingerprint(result.codec),
+            installed=self.env.event(),
+        )
 
     def _switch(self, codec: Any, version: int) -> None:
         self.codec = codec
         self.version = version
         self.busy = False
+
+
+def _apply_update(policy: Policy, ue_codec: Any, bs_codec: Any, payload: bytes | None) -> Any:
+    return policy.apply_update(bs_codec, payload, ue_codec)

@@ -1,52 +1,25 @@
 """The shared uplink: one server with a finite bit rate and a queueing discipline.
 
 Packets (CSI reports and model updates) wait in a priority store and are served one at a time,
-non-preemptively; service time = bits / rate. Every packet's timeline is recorded.
+non-preemptively; service time = bits / rate. A delivered packet is put into the store of its kind, where
+the receiver (the BS) takes it. Every packet's timeline is recorded.
+
+    send(packet) -> queue (PriorityStore) -> _serve: bits / rate [-> latency] -> delivered[packet.kind]
+    send(zero-bit packet, e.g. a genie update) ----------------------------------> delivered[packet.kind]
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Generator
 from typing import Any, Literal
 
 import simpy
 
-from simnet.coding.crc import ReportCheck
+from simnet.sim.immediate import ImmediateStore
+from simnet.sim.packets import Packet, PacketKind
 
-NO_CHECK = ReportCheck(None)
-
-PacketKind = Literal["csi", "update"]
 Discipline = Literal["fifo", "csi-first"]
-
-
-@dataclass
-class Packet:
-    """One uplink transmission.
-
-    Attributes:
-        ue: sender index.
-        kind: ``"csi"`` (a report's latent bitstream) or ``"update"`` (a model-update bitstream).
-        payload: the real bytes; ``bits = 8 * len(payload) + check.num_bits``.
-        meta: sender's bookkeeping carried to the receiver (report index, model version...).
-        check: the CRC sent after the payload (``uplink.report_crc``; none by default).
-        t_enqueue_s, t_start_s, t_deliver_s: timeline [s] filled in by the uplink.
-    """
-
-    ue: int
-    kind: PacketKind
-    payload: bytes
-    meta: dict[str, Any] = field(default_factory=dict)
-    check: ReportCheck = NO_CHECK
-    t_enqueue_s: float = float("nan")
-    t_start_s: float = float("nan")
-    t_deliver_s: float = float("nan")
-    seq: int = -1
-
-    @property
-    def bits(self) -> int:
-        return 8 * len(self.payload) + self.check.num_bits
 
 
 class Uplink:
@@ -57,8 +30,14 @@ class Uplink:
         rate_bps: bit rate [bit/s], > 0.
         discipline: ``"fifo"`` (arrival order) or ``"csi-first"`` (CSI reports before model updates,
             arrival order within a class; never preempts a packet in service).
-        on_deliver: called with each packet when its last bit arrives.
         latency_s: fixed propagation/processing delay added after service [s].
+
+    Attributes:
+        delivered: per packet kind, the store the packets of that kind are put into when their last bit
+            arrives (an :class:`ImmediateStore`: a receiver waiting on it acts in the same instant, before any
+            ordinary event of that instant, as a direct call at delivery would).
+        sent: every packet that took airtime, in enqueue order (``seq`` = position).
+        busy_s: total service time so far [s].
     """
 
     def __init__(
@@ -66,7 +45,6 @@ class Uplink:
         env: simpy.Environment,
         rate_bps: float,
         discipline: Discipline,
-        on_deliver: Callable[[Packet], None],
         latency_s: float = 0.0,
     ) -> None:
         if rate_bps <= 0:
@@ -77,9 +55,8 @@ class Uplink:
         self.rate_bps = float(rate_bps)
         self.discipline = discipline
         self.latency_s = float(latency_s)
-        self.on_deliver = on_deliver
+        self.delivered: dict[PacketKind, simpy.Store] = {"csi": ImmediateStore(env), "update": ImmediateStore(env)}
         self.sent: list[Packet] = []
-        self.on_send: Callable[[Packet], None] | None = None
         self._queue = simpy.PriorityStore(env)
         self._seq = itertools.count()
         self.busy_s = 0.0
@@ -90,18 +67,24 @@ class Uplink:
         return (cls, packet.seq)
 
     def send(self, packet: Packet) -> None:
-        """Enqueue ``packet`` now."""
-        packet.seq = next(self._seq)
+        """Enqueue ``packet`` now.
+
+        A packet of zero bits (a genie update) takes no airtime: it is delivered at once, whatever the queue
+        and the latency, and is not entered in ``sent``.
+        """
         packet.t_enqueue_s = self.env.now
+        if packet.bits == 0:
+            packet.t_start_s = self.env.now
+            self._deliver(packet)
+            return
+        packet.seq = next(self._seq)
         self.sent.append(packet)
-        if self.on_send is not None:
-            self.on_send(packet)
         self._queue.put(simpy.PriorityItem(self._priority(packet), packet))
 
     def queue_length(self) -> int:
         return len(self._queue.items)
 
-    def _serve(self, env: simpy.Environment):  # type: ignore[no-untyped-def]
+    def _serve(self, env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
         while True:
             item = yield self._queue.get()
             packet: Packet = item.item
@@ -114,10 +97,11 @@ class Uplink:
             else:
                 self._deliver(packet)
 
-    def _propagate(self, env: simpy.Environment, packet: Packet):  # type: ignore[no-untyped-def]
+    def _propagate(self, env: simpy.Environment, packet: Packet) -> Generator[simpy.Event, Any, None]:
         yield env.timeout(self.latency_s)
         self._deliver(packet)
 
     def _deliver(self, packet: Packet) -> None:
+        """The packet's last bit has arrived: hand it to the receiver (hook for channels that damage bits)."""
         packet.t_deliver_s = self.env.now
-        self.on_deliver(packet)
+        self.delivered[packet.kind].put(packet)

@@ -165,3 +165,30 @@ def test_slot_scores_use_channel_at_time_of_use():
     nm = [r["nmse_report"] for r in rec["reports"]]
     assert max(nm) < 1e-5
     assert np.mean([s["nmse"] for s in rec["slots"]]) > 0.1
+
+
+class FreeUpdate(BigUpdate):
+    """The genie: UE 0's update after its second report reaches the BS at no cost (2 steps of compute)."""
+
+    name: ClassVar[str] = "free-update"
+    delivery: ClassVar[str] = "free"
+
+    def update(self, codec: Any, h_window: np.ndarray, rng: np.random.Generator) -> UpdateResult:
+        self.done = True
+        return UpdateResult(codec=copy.deepcopy(codec), payload=None, num_steps=2)
+
+    def apply_update(self, bs_codec: Any, payload: bytes | None, ue_codec: Any) -> Any:
+        assert payload is None and ue_codec is not None
+        return copy.deepcopy(bs_codec)
+
+
+def test_genie_update_takes_no_airtime_and_switches_when_the_compute_is_done(monkeypatch):
+    monkeypatch.setitem(POLICIES._items, "free-update", FreeUpdate)
+    world = _world("fifo")
+    rec = run_variant(world, PolicySpec(label="free", type="free-update"))
+    (ft,) = rec["finetunes"]
+    assert ft["t_done_s"] == pytest.approx(1.0 / 1.4 + 2 * world.scenario.ues.seconds_per_step, abs=1e-12)
+    assert {p["kind"] for p in rec["packets"]} == {"csi"}
+    for p in rec["packets"]:
+        assert p["version"] == (1 if p["ue"] == 0 and p["t_enqueue_s"] >= ft["t_done_s"] else 0)
+    assert any(p["version"] == 1 for p in rec["packets"])

@@ -1,16 +1,25 @@
-"""The shared uplink: exact timelines under FIFO and CSI-first."""
+"""The shared uplink: exact timelines under FIFO and CSI-first, delivered into per-kind stores."""
 
 from __future__ import annotations
 
 import simpy
 
-from simnet.sim.uplink import Packet, Uplink
+from simnet.sim.packets import Packet
+from simnet.sim.uplink import Uplink
 
 
-def _world(discipline: str, rate_bps: float = 1000.0):
+def _receive(env, store, log):
+    while True:
+        packet = yield store.get()
+        log.append((packet.meta["name"], env.now))
+
+
+def _world(discipline: str, rate_bps: float = 1000.0, latency_s: float = 0.0):
     env = simpy.Environment()
     log: list[tuple[str, float]] = []
-    link = Uplink(env, rate_bps, discipline, lambda p: log.append((p.meta["name"], env.now)))  # type: ignore[arg-type]
+    link = Uplink(env, rate_bps, discipline, latency_s)  # type: ignore[arg-type]
+    for store in link.delivered.values():
+        env.process(_receive(env, store, log))
     return env, link, log
 
 
@@ -43,10 +52,46 @@ def test_csi_first_overtakes_queued_updates_but_never_preempts():
     assert log == [("big1", 1.0), ("a", 1.2), ("big2", 2.2)]
 
 
-def test_latency_is_added_after_service():
+def test_each_kind_arrives_in_its_own_store():
     env = simpy.Environment()
-    log: list[float] = []
-    link = Uplink(env, 800.0, "fifo", lambda p: log.append(env.now), latency_s=0.5)
-    link.send(Packet(ue=0, kind="csi", payload=bytes(100)))
+    link = Uplink(env, 1000.0, "fifo")
+    link.send(Packet(ue=0, kind="update", payload=bytes(10), meta={"name": "u"}))
+    link.send(Packet(ue=1, kind="csi", payload=bytes(10), meta={"name": "c"}))
     env.run()
-    assert log == [1.5]
+    assert [p.meta["name"] for p in link.delivered["csi"].items] == ["c"]
+    assert [p.meta["name"] for p in link.delivered["update"].items] == ["u"]
+
+
+def test_latency_is_added_after_service():
+    env, link, log = _world("fifo", rate_bps=800.0, latency_s=0.5)
+    link.send(Packet(ue=0, kind="csi", payload=bytes(100), meta={"name": "a"}))
+    env.run()
+    assert log == [("a", 1.5)]
+
+
+def test_the_receiver_acts_before_an_ordinary_event_due_at_the_same_instant():
+    env, link, log = _world("fifo")
+    _send_at(env, link, 0.0, 0, "csi", 125, "a")  # delivered at 1.0
+
+    def tick(env):  # its timeout is scheduled after the packet's service timeout, for the same instant
+        yield env.timeout(0.5)
+        yield env.timeout(0.5)
+        log.append(("tick", env.now))
+
+    env.process(tick(env))
+    env.run()
+    # a direct call at delivery acts before "tick"; so must the hand-over through the store (a plain
+    # simpy.Store would let "tick" run first)
+    assert log == [("a", 1.0), ("tick", 1.0)]
+
+
+def test_a_zero_bit_packet_is_delivered_at_once_past_the_queue_and_takes_no_airtime():
+    env, link, log = _world("fifo", latency_s=0.3)
+    _send_at(env, link, 0.0, 0, "update", 125, "big")  # in service 0 .. 1, delivered at 1.3
+    _send_at(env, link, 0.1, 1, "csi", 25, "queued")  # waits for big
+    _send_at(env, link, 0.2, 1, "update", 0, "genie")
+    env.run()
+    assert log == [("genie", 0.2), ("big", 1.3), ("queued", 1.5)]
+    assert [p.meta["name"] for p in link.sent] == ["big", "queued"]
+    assert [p.seq for p in link.sent] == [0, 1]
+    assert abs(link.busy_s - 1.2) < 1e-12
