@@ -16,6 +16,7 @@ keeps its codec and version and nothing is sent.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -115,3 +116,21 @@ class Policy(Protocol):
 
 POLICIES: Registry[type] = Registry("policy")
 register_policy = POLICIES.register
+
+
+def build_config(name: str, kwargs: Mapping[str, Any]) -> Any:
+    """The validated config of policy ``name`` from its scenario keywords: the one place they are parsed.
+
+    Every built-in policy has a ``parse`` classmethod returning its frozen config (build the policy with
+    ``POLICIES.get(name)(config)``). A policy without one (a test double) is built once from the keywords
+    instead, to check them, and has no config (None).
+
+    Raises:
+        ConfigError: an unknown keyword or a value out of range, naming the key.
+    """
+    cls = POLICIES.get(name)
+    parse = getattr(cls, "parse", None)
+    if parse is None:
+        cls(**kwargs)
+        return None
+    return parse(kwargs)
