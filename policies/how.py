@@ -29,55 +29,45 @@ def _result(res: FinetuneResult) -> UpdateResult:
     return UpdateResult(res.codec, res.payload, res.num_steps, res.info())
 
 
-class EncoderOnly:
-    """Encoder alone (decoder and prior frozen); nothing to send."""
+class Stateless:
+    """Base of the procedures that keep no state between fine-tunes: only their settings."""
 
     def __init__(self, cfg: FinetuneConfig) -> None:
         self.cfg = cfg
 
     def reset(self) -> None:
         pass
+
+
+class EncoderOnly(Stateless):
+    """Encoder alone (decoder and prior frozen); nothing to send."""
 
     def __call__(self, codec: Any, h_window: np.ndarray, rng: np.random.Generator) -> UpdateResult:
         res = encoder_only(codec, h_window, rng, self.cfg)
         return UpdateResult(res.codec, None, res.num_steps, res.info())
 
 
-class FullModel:
+class FullModel(Stateless):
     """Encoder, decoder and prior jointly (eq. 21), the decoder-side change coded as an update."""
-
-    def __init__(self, cfg: FinetuneConfig) -> None:
-        self.cfg = cfg
-
-    def reset(self) -> None:
-        pass
 
     def __call__(self, codec: Any, h_window: np.ndarray, rng: np.random.Generator) -> UpdateResult:
         return _result(full_model(codec, h_window, rng, self.cfg))
 
 
-class Genie:
+class Genie(Stateless):
     """Full model without update quantization or cost."""
-
-    def __init__(self, cfg: FinetuneConfig) -> None:
-        self.cfg = cfg
-
-    def reset(self) -> None:
-        pass
 
     def __call__(self, codec: Any, h_window: np.ndarray, rng: np.random.Generator) -> UpdateResult:
         res = genie(codec, h_window, rng, self.cfg)
         return UpdateResult(res.codec, None, res.num_steps, res.info())
 
 
-class Translate:
+class Translate(Stateless):
     """Translation/retranslation modules around the frozen backbone, the retranslation update coded."""
 
     def __init__(self, cfg: FinetuneConfig, num_channels: int) -> None:
-        self.cfg, self.num_channels = cfg, num_channels
-
-    def reset(self) -> None:
-        pass
+        super().__init__(cfg)
+        self.num_channels = num_channels
 
     def __call__(self, codec: Any, h_window: np.ndarray, rng: np.random.Generator) -> UpdateResult:
         return _result(translation(codec, h_window, rng, self.cfg, self.num_channels))

@@ -1,13 +1,7 @@
 """Fine-tuning settings, results and objective, shared by the procedures in ``procedures.py`` (paper 000, III).
 
-    h_window [N, A, S] complex64 --(Adam, `steps` mini-batches)--> new codec (+ coded decoder update)
-
-* ``encoder_only``: decoder and latent prior frozen; loss ``lambda * D + R_latent``; nothing to send.
-* ``full_model``: everything trained, decoder-side tensors as ``theta + Q_t(delta)`` (straight-through),
-  loss eq. 21 ``lambda * D + R_latent + beta * R_update``; the quantized delta is coded (``updates.py``).
-* ``genie``: full model without quantization or update cost; delivered for free (the lower bound).
-* ``translation``: translation/retranslation modules around a frozen backbone (``translation.py``),
-  the retranslation parameters coded as an update like ``full_model``'s.
+    FinetuneConfig (steps, lr, lambda, beta, update coding) --> training.train / procedures.* --> FinetuneResult
+    objective(codec, h): the loss as the codec itself scores it (eval mode), used by the gate (gated.py)
 
 Units of the loss: ``D`` is the mean per-sample NMSE (linear); rates are bits per CSI real dimension
 (``2 * A * S`` per sample). ``R_update`` spreads the update's bits over the ``N`` window samples it was
