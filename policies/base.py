@@ -12,6 +12,12 @@ simulates the compute time, and then delivers the result as the policy's ``deliv
 
 Whatever the delivery, ``update`` may decline (``UpdateResult.declined``): after the compute time the UE
 keeps its codec and version and nothing is sent.
+
+Configuration: a registered policy class has a ``parse(kwargs)`` classmethod that validates its scenario
+keywords into a frozen config (``build_config``, called once per variant by the scenario loader, which keeps
+the result in ``PolicySpec.config``), and is built from that config: ``POLICIES.get(name)(config)``. It also
+reports ``learning_interval_m()``, the distance between fine-tunes it aims at [m] (NaN where the channel
+decides, inf for ``never``). The built-in policies are composed of parts (``composed.py``).
 """
 
 from __future__ import annotations
