@@ -29,7 +29,8 @@ import torch
 from simnet.codecs import RDCNN, default_checkpoint, load_codec, shipped_checkpoints
 from simnet.experiments import EXPERIMENTS, RunContext, stream_rd, track_channels
 from simnet.files import write_json
-from simnet.learning.finetune import FinetuneConfig, encoder_only, full_model, genie
+from simnet.learning.finetune import FinetuneConfig
+from simnet.learning.procedures import encoder_only, full_model, genie
 
 
 def evaluate(codec: Any, h: np.ndarray) -> tuple[float, float]:

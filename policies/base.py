@@ -12,10 +12,17 @@ simulates the compute time, and then delivers the result as the policy's ``deliv
 
 Whatever the delivery, ``update`` may decline (``UpdateResult.declined``): after the compute time the UE
 keeps its codec and version and nothing is sent.
+
+Configuration: a registered policy class has a ``parse(kwargs)`` classmethod that validates its scenario
+keywords into a frozen config (``build_config``, called once per variant by the scenario loader, which keeps
+the result in ``PolicySpec.config``), and is built from that config: ``POLICIES.get(name)(config)``. It also
+reports ``learning_interval_m()``, the distance between fine-tunes it aims at [m] (NaN where the channel
+decides, inf for ``never``). The built-in policies are composed of parts (``composed.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
 
@@ -115,3 +122,21 @@ class Policy(Protocol):
 
 POLICIES: Registry[type] = Registry("policy")
 register_policy = POLICIES.register
+
+
+def build_config(name: str, kwargs: Mapping[str, Any]) -> Any:
+    """The validated config of policy ``name`` from its scenario keywords: the one place they are parsed.
+
+    Every built-in policy has a ``parse`` classmethod returning its frozen config (build the policy with
+    ``POLICIES.get(name)(config)``). A policy without one (a test double) is built once from the keywords
+    instead, to check them, and has no config (None).
+
+    Raises:
+        ConfigError: an unknown keyword or a value out of range, naming the key.
+    """
+    cls = POLICIES.get(name)
+    parse = getattr(cls, "parse", None)
+    if parse is None:
+        cls(**kwargs)
+        return None
+    return parse(kwargs)

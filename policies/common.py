@@ -1,18 +1,18 @@
-"""Pieces the fine-tuning policies share: keyword validation, the distance trigger, the window cut."""
+"""Pieces the fine-tuning policies share: keyword validation (the one place policy keywords are parsed), the
+window cut."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
-from policies.base import Observation
 from simnet.config.fields import check_kind
 from simnet.config.strict_yaml import kind_name, quote
 from simnet.errors import ConfigError
-from simnet.learning.finetune import FinetuneConfig, FinetuneResult
+from simnet.learning.finetune import FinetuneConfig
 
 OPTIM_KEYS = ("steps", "batch_size", "lr", "lambda", "augment_delay_taps", "augment_angle_bins")
 """Optimisation keywords every fine-tuning policy accepts."""
@@ -73,73 +73,6 @@ def check_flag(policy: str, key: str, value: Any) -> None:
         raise ConfigError(f"policy {policy!r}: {key}: must be true or false, got {quote(value)}")
 
 
-class DistanceTrigger:
-    """Fires once each time the travelled distance crosses the next multiple of ``interval_m``.
-
-    Reports while the UE is busy do not fire and do not consume a crossing: the update starts at the first
-    report after the UE is free. On a straight track observed every 0.5 m from 0 to D (not busy), it fires
-    exactly ``floor(D / interval_m)`` times.
-    """
-
-    def __init__(self, interval_m: float) -> None:
-        self.interval_m = float(interval_m)
-        self.next_m = self.interval_m
-
-    def reset(self) -> None:
-        self.next_m = self.interval_m
-
-    def fire(self, distance_m: float, busy: bool) -> bool:
-        if busy or distance_m + 1e-9 < self.next_m:
-            return False
-        self.next_m = (math.floor(distance_m / self.interval_m + 1e-9) + 1) * self.interval_m
-        return True
-
-
 def cut_window(h_window: np.ndarray, window_size: int | None) -> np.ndarray:
     """The last ``window_size`` samples of ``h_window`` ([N, A, S] complex64), or all of them."""
     return h_window if window_size is None else h_window[-window_size:]
-
-
-def info(result: FinetuneResult) -> dict[str, float]:
-    """The numbers a policy reports in ``UpdateResult.info``."""
-    return result.info()
-
-
-class EveryInterval:
-    """Base of the policies that fine-tune every ``interval_m`` metres travelled.
-
-    Subclasses set ``name``, ``delivery``, ``default_interval_m``, ``finetune_keys`` (and optionally
-    ``finetune_defaults`` and ``own_keys``) and implement ``update`` and ``apply_update``.
-
-    Args:
-        interval_m: distance between fine-tunes [m], > 0 (None: the policy's default).
-        window_size: most recent samples used (None: all since the last fine-tune).
-        **finetune: the policy's fine-tuning keywords (``finetune_keys``) and its own (``own_keys``).
-    """
-
-    name: ClassVar[str] = "every-interval"
-    default_interval_m: float = 10.0
-    finetune_keys: tuple[str, ...] = OPTIM_KEYS
-    finetune_defaults: Mapping[str, Any] | None = None
-    own_keys: tuple[str, ...] = ()
-
-    def __init__(self, interval_m: float | None = None, window_size: int | None = None, **finetune: Any) -> None:
-        interval_m = self.default_interval_m if interval_m is None else interval_m
-        check_number(self.name, "interval_m", interval_m, 0.0, lo_open=True)
-        if window_size is not None:
-            check_number(self.name, "window_size", window_size, 1, integer=True)
-        self.own, self.cfg = split_kwargs(self.name, finetune, self.own_keys, self.finetune_keys,
-                                          self.finetune_defaults)
-        self.interval_m = float(interval_m)
-        self.window_size = window_size
-        self.trigger = DistanceTrigger(interval_m)
-
-    def reset(self, rng: np.random.Generator) -> None:
-        del rng
-        self.trigger.reset()
-
-    def should_update(self, obs: Observation) -> bool:
-        return self.trigger.fire(obs.distance_m, obs.busy)
-
-    def window(self, h_window: np.ndarray) -> np.ndarray:
-        return cut_window(h_window, self.window_size)

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import numpy as np
-
-from policies.base import Delivery, UpdateResult, register_policy
-from policies.common import EveryInterval
-from simnet.learning.finetune import encoder_only
+from policies.base import Delivery, register_policy
+from policies.delivery import NothingToSend
+from policies.how import EncoderOnly as EncoderOnlyFinetune
+from policies.interval import IntervalConfig, IntervalPolicy
+from policies.when import EveryDistance
 
 
 @register_policy("encoder-only")
-class EncoderOnly(EveryInterval):
+class EncoderOnly(IntervalPolicy):
     """Encoder-only fine-tuning on the recent window; the decoder and prior never change.
 
     Keywords: interval_m (default 5), window_size, steps, batch_size, lr, lambda, augment_*.
@@ -25,10 +25,6 @@ class EncoderOnly(EveryInterval):
     delivery: ClassVar[Delivery] = "local"
     default_interval_m = 5.0
 
-    def update(self, codec: Any, h_window: np.ndarray, rng: np.random.Generator) -> UpdateResult:
-        res = encoder_only(codec, self.window(h_window), rng, self.cfg)
-        return UpdateResult(res.codec, None, res.num_steps, res.info())
-
-    def apply_update(self, bs_codec: Any, payload: bytes | None, ue_codec: Any) -> Any:
-        del payload, ue_codec
-        return bs_codec
+    def compose(self, config: IntervalConfig) -> Any:
+        return (EveryDistance(config.interval_m), EncoderOnlyFinetune(config.finetune), NothingToSend(),
+                config.window_size)

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
 from policies.base import Delivery, Observation, UpdateResult, register_policy
+from simnet.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class NeverConfig:
+    """``never`` takes no keywords."""
+
+    def learning_interval_m(self) -> float:
+        """Never learns: an infinite interval."""
+        return math.inf
 
 
 @register_policy("never")
@@ -15,6 +28,19 @@ class Never:
 
     name: ClassVar[str] = "never"
     delivery: ClassVar[Delivery] = "local"
+    config_type: ClassVar[type] = NeverConfig
+
+    def __init__(self, config: NeverConfig | None = None, /, **kwargs: Any) -> None:
+        self.config = self.parse(kwargs) if config is None else config
+
+    @classmethod
+    def parse(cls, kwargs: Mapping[str, Any]) -> NeverConfig:
+        if kwargs:
+            raise ConfigError(f"policy 'never': unknown keyword {sorted(kwargs)[0]!r} (it takes none)")
+        return NeverConfig()
+
+    def learning_interval_m(self) -> float:
+        return self.config.learning_interval_m()
 
     def reset(self, rng: np.random.Generator) -> None:
         del rng

@@ -12,6 +12,7 @@ import copy
 import itertools
 from collections.abc import Mapping
 from dataclasses import field, fields, is_dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -106,7 +107,12 @@ class Block:
 
 @dataclass(frozen=True)
 class PolicySpec:
-    """One policy variant of the scenario (a sweep expands to several)."""
+    """One policy variant of the scenario (a sweep expands to several).
+
+    ``kwargs`` are the keywords as the scenario gave them (for the manifest and the tables); ``config`` is
+    the policy's validated config built from them once (``load_scenario`` builds it at load time); the
+    policy is ``POLICIES.get(type)(config)``.
+    """
 
     label: str
     type: str
@@ -114,6 +120,13 @@ class PolicySpec:
 
     def kw(self) -> dict[str, Any]:
         return {k: copy.deepcopy(v) for k, v in self.kwargs}
+
+    @cached_property
+    def config(self) -> Any:
+        """The policy's frozen config (``policies.build_config``), built on first use, then kept."""
+        from policies import build_config
+
+        return build_config(self.type, self.kw())
 
 
 @dataclass(frozen=True)
@@ -192,6 +205,9 @@ def _check_sweep(ctx: Ctx, key: str, sweep: Any) -> None:
 
 
 def _policy_specs(ctx: Ctx, raw: Any, registry: Any) -> tuple[PolicySpec, ...]:
+    """The policy variants of a scenario, each with its config validated once (presets expanded, sweeps run)."""
+    from policies.presets import expand_preset
+
     if not isinstance(raw, list) or not raw:
         raise ctx.error("policies", f"must be a non-empty list of {{type: ..., ...}} blocks, got {quote(raw)}")
     specs: list[PolicySpec] = []
@@ -199,7 +215,10 @@ def _policy_specs(ctx: Ctx, raw: Any, registry: Any) -> tuple[PolicySpec, ...]:
         key = f"policies[{i}]"
         if not isinstance(item, Mapping):
             raise ctx.error(key, f"must be a mapping with a 'type' key, got {quote(item)}")
-        item = dict(item)
+        try:
+            item = expand_preset(item)
+        except ConfigError as err:
+            raise ctx.error(f"{key}.preset", str(err)) from None
         sweep = item.pop("sweep", None) or {}
         label = item.pop("label", None)
         if label is not None and (not isinstance(label, str) or not 0 < len(label) <= 100):
@@ -213,15 +232,16 @@ def _policy_specs(ctx: Ctx, raw: Any, registry: Any) -> tuple[PolicySpec, ...]:
             kwargs.update(dict(zip(names, combo)))
             suffix = ",".join(f"{n}={v}" for n, v in zip(names, combo))
             lab = str(label or block.type) + (f"[{suffix}]" if suffix else "")
+            spec = PolicySpec(label=lab, type=block.type, kwargs=tuple(sorted(kwargs.items())))
             try:
-                registry.get(block.type)(**kwargs)
+                spec.config  # noqa: B018  (validated here, once per variant; the spec keeps it)
             except SimnetError as err:
                 raise ctx.error(key, clip(str(err), 400)) from None
             except (TypeError, ValueError) as err:
                 raise ctx.error(key, f"bad arguments for policy {block.type!r}: {clip(str(err))}") from None
             if len(specs) >= MAX_VARIANTS:
                 raise ctx.error("policies", f"the policies expand to more than {MAX_VARIANTS:,} variants")
-            specs.append(PolicySpec(label=lab, type=block.type, kwargs=tuple(sorted(kwargs.items()))))
+            specs.append(spec)
     labels = [s.label for s in specs]
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:

@@ -103,7 +103,7 @@ class OneCodecWindow(TrackWindow):
     def full_model_row(self, codec: Any, h_win: np.ndarray, h_eval: np.ndarray, ctx: RunContext,
                        **coding: Any) -> dict[str, Any]:
         """Full-model fine-tune with the given coding changes; its RD row on the evaluation reports."""
-        from simnet.learning.finetune import full_model
+        from simnet.learning.procedures import full_model
 
         res = full_model(codec, h_win, np.random.default_rng(ctx.seed), self.config(**coding))
         return {"update_bits": res.bits, "num_nonzero": res.num_nonzero, **stream_rd(res.codec, h_eval, res.bits)}
@@ -233,7 +233,7 @@ class FinetuneTrace(OneCodecWindow):
         self.check_values("priors", self.priors, "prior")
 
     def run(self, ctx: RunContext) -> pd.DataFrame:
-        from simnet.learning.finetune import full_model
+        from simnet.learning.procedures import full_model
 
         codec, h_win, h_eval = self.setup(ctx)
         dims = len(h_eval) * 2 * h_eval.shape[1] * h_eval.shape[2]

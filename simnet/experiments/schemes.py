@@ -64,7 +64,7 @@ class FinetuneSchemes(TrackWindow):
 
     def run(self, ctx: RunContext) -> pd.DataFrame:
         from simnet.codecs import load_codec
-        from simnet.learning.finetune import encoder_only, full_model, genie, translation
+        from simnet.learning.procedures import encoder_only, full_model, genie, translation
 
         fns = {"encoder_only": encoder_only, "full_model": full_model, "genie": genie, "translation": translation}
         cfgs = {m: self.config() for m in fns} | {"translation": self.translation_config()}

@@ -1,1 +1,1 @@
-"""Learning: fine-tuning procedures, pretraining, the translation module."""
+"""Learning: fine-tuning settings and objective, the training loop, the procedures, the gate, pretraining."""

@@ -9,7 +9,8 @@ from torch import nn
 
 from simnet.coding.updates import UpdateCoding, apply_update, decoder_state
 from simnet.errors import ConfigError
-from simnet.learning.finetune import FinetuneConfig, distortion, encoder_only, full_model, genie, objective, translation
+from simnet.learning.finetune import FinetuneConfig, distortion, objective
+from simnet.learning.procedures import encoder_only, full_model, genie, translation
 from simnet.learning.translation_module import TranslatedCodec, wrap_translation
 
 

@@ -9,7 +9,8 @@ import torch
 from policies import Observation
 from simnet.coding.updates import decoder_state
 from simnet.errors import ConfigError
-from simnet.learning.finetune import FinetuneConfig, full_model, objective
+from simnet.learning.finetune import FinetuneConfig, objective
+from simnet.learning.procedures import full_model
 from tests.policies.test_contract import FAST, ToyCodec, csi, make
 
 GATE = {"check_fraction": 0.25, "min_check_samples": 3}
@@ -98,25 +99,3 @@ def test_probing_needs_the_gate_and_ordered_bounds() -> None:
         make("drift", **GATE, probe_m=1.0, probe_min_m=2.0)
     with pytest.raises(ConfigError, match="probe_max_m"):
         make("drift", **GATE, probe_m=8.0, probe_max_m=4.0)
-
-
-def test_the_shadow_keeps_learning_through_declines_and_is_sent_coded_against_the_bs_model() -> None:
-    from simnet.coding.updates import apply_update
-
-    deployed, h = ToyCodec(), csi(1)
-    policy = make("drift", **GATE, payback_reports=1, shadow=True)
-    first = policy.update(deployed, h, np.random.default_rng(7))
-    second = policy.update(deployed, h, np.random.default_rng(8))
-    assert first.declined and second.declined and second.info["gate_from_shadow"] == 1.0
-    policy.payback_reports = 10**6  # now every update pays
-    third = policy.update(deployed, h, np.random.default_rng(9))
-    assert not third.declined and third.info["gate_from_shadow"] == 1.0
-    bs = apply_update(ToyCodec(), third.payload)  # the BS holds the deployed model
-    assert all(torch.equal(v, decoder_state(third.codec)[k]) for k, v in decoder_state(bs).items())
-    # three fine-tunes' worth of change: the shadow trained on the declined ones
-    one = make("drift", **GATE, payback_reports=10**6).update(ToyCodec(), h, np.random.default_rng(9))
-    assert third.info["gate_update_bits"] > 0 and third.payload != one.payload
-    changed = sum(int((v != decoder_state(ToyCodec())[k]).sum()) for k, v in decoder_state(third.codec).items())
-    assert third.info["num_nonzero"] == changed  # the sent payload's count, not the last round's
-    fourth = policy.update(third.codec, h, np.random.default_rng(10))
-    assert fourth.info["gate_from_shadow"] == 0.0  # a sent update clears the shadow
