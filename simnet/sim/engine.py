@@ -36,7 +36,9 @@ def run_variant(world: World, spec: PolicySpec, progress: ProgressFn | None = No
                 [copy.deepcopy(world.codec) for _ in world.samples], world.samples, world.h,
                 sc.system.snr_db, sc.downlink.slot_period_s, log)
     for u, smp in enumerate(world.samples):
-        policy = POLICIES.get(spec.type)(**spec.kw())
+        cls = POLICIES.get(spec.type)
+        # the config validated once at load time; a test double without one is built from its keywords
+        policy = cls(spec.config) if spec.config is not None else cls(**spec.kw())
         rng = np.random.default_rng(world.ue_seeds[u])
         policy.reset(rng)
         UserEquipment(env, u, smp, world.h[u], world.report_every, copy.deepcopy(world.codec), policy, uplink,
