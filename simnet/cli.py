@@ -1,4 +1,4 @@
-"""Command line: ``simnet run|plot|pretrain|evaluate`` and ``python run_sim.py SCENARIO``."""
+"""Command line: ``simnet run|plot|list|pretrain|evaluate|study`` and ``python run_sim.py SCENARIO``."""
 
 from __future__ import annotations
 
@@ -104,6 +104,14 @@ def plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def list_parts(args: argparse.Namespace) -> int:
+    """Print the registered parts (``simnet list [channels|codecs|policies|experiments]``)."""
+    from simnet.catalog import KINDS, listing
+
+    print(listing([args.kind] if args.kind else KINDS), end="")
+    return 0
+
+
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     from simnet.config.file import positive_int_arg, seed_arg
 
@@ -144,11 +152,14 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("pretrain", help="train the backbone codec on the source environment", add_help=False)
     sub.add_parser("evaluate", help="rate and NMSE of a checkpoint on a channel preset", add_help=False)
     sub.add_parser("study", help="multi-run studies (congestion: N users, FIFO vs CSI-first)", add_help=False)
+    p_list = sub.add_parser("list", help="every registered channel source, codec, policy and experiment")
+    p_list.add_argument("kind", nargs="?", choices=["channels", "codecs", "policies", "experiments"],
+                        help="one section only (default: all four)")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in ("pretrain", "evaluate", "study"):
         return _guard(lambda: _delegate(argv[0], argv[1:]))
     args = parser.parse_args(argv)
-    return _guard(lambda: {"run": run, "plot": plot}[args.command](args))
+    return _guard(lambda: {"run": run, "plot": plot, "list": list_parts}[args.command](args))
 
 
 _SUBCOMMAND_MODULES = {"pretrain": "simnet.learning.pretrain", "evaluate": "simnet.analysis.evaluate",
