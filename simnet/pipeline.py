@@ -264,5 +264,28 @@ def run_experiment(spec: ExperimentSpec | str | Path, *, out: str | Path | None 
                      figures=tuple(f for f in files if f.endswith(".png")))
 
 
+def read_run(run_dir: str | Path) -> RunResult:
+    """A simulation run read back from its folder alone (``summary.csv`` and ``manifest.json``).
+
+    A run that is not complete reads as far as it got; ``manifest["status"]`` says how it stands.
+
+    Raises:
+        DataError: the folder has no readable ``manifest.json`` or no ``summary.csv``.
+    """
+    from simnet.analysis.results import read_manifest
+    from simnet.errors import DataError
+
+    folder = Path(run_dir)
+    manifest = read_manifest(folder)
+    if manifest is None:
+        raise DataError(f"{folder}: no readable manifest.json (not a simnet run folder)")
+    if not (folder / "summary.csv").is_file():
+        raise DataError(f"{folder}: no summary.csv (no variant of this run finished)")
+    wall = manifest.get("wall_time_s")
+    return RunResult(out=folder, summary=pd.read_csv(folder / "summary.csv"), manifest=manifest,
+                     wall_time_s=float(wall) if isinstance(wall, int | float) else float("nan"),
+                     figures=tuple(manifest.get("figures") or ()))
+
+
 def _silent(line: str) -> None:
     """A progress log that prints nothing."""

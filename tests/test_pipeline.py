@@ -13,9 +13,9 @@ import pytest
 import simnet.config.file
 from simnet.cli import run_sim_main
 from simnet.config import load_scenario
-from simnet.errors import ConfigError, SimnetError
+from simnet.errors import ConfigError, DataError, SimnetError
 from simnet.experiments import ExperimentSpec
-from simnet.pipeline import RunResult, load_run_file, run_experiment, run_scenario
+from simnet.pipeline import RunResult, load_run_file, read_run, run_experiment, run_scenario
 from tests.paths import ROOT, TINY
 
 EXPERIMENT = ROOT / "tests" / "data" / "experiment_tiny.yaml"
@@ -33,6 +33,12 @@ def test_run_scenario_writes_the_cli_summary_byte_for_byte(tmp_path: Path):
     assert on_disk["status"] == "complete" == result.manifest["status"]
     assert on_disk["scenario_file"] == str(TINY) and on_disk["workers"] == 1 and result.figures == ()
     assert result.wall_time_s == on_disk["wall_time_s"] > 0
+    back = read_run(result.out)  # what the held-out tool reads: the folder alone
+    assert back.manifest == on_disk and back.wall_time_s == result.wall_time_s and back.figures == ()
+    assert list(back.summary.variant) == ["never"]
+    assert back.summary.num_reports.iloc[0] == result.summary.num_reports.iloc[0]
+    with pytest.raises(DataError, match="no readable manifest.json"):
+        read_run(tmp_path)
 
 
 def test_a_loaded_scenario_runs_like_its_file_and_records_how_it_was_read(tmp_path: Path):
