@@ -84,13 +84,14 @@ def _from_mapping(mapping: Mapping[str, Any], path: str | Path, seed: int | None
     return parse(mapping, path, seed=seed, quick=quick, overrides=parse_overrides(list(overrides)))
 
 
-def run_file(path: str | Path, *, seed: int | None = None, quick: bool = False, overrides: Sequence[str] = (),
-             ray_address: str | None = None, resume: bool = False, log: Callable[[str], None] | None = None,
-             **options: Any) -> RunResult:
+def run_file(path: str | Path, *, out: str | Path | None = None, cache_dir: Path | None = None,
+             workers: int | None = 1, overwrite: bool = False, resume: bool = False, plots: bool = True,
+             progress: RunProgress | None = None, ray_address: str | None = None, seed: int | None = None,
+             quick: bool = False, overrides: Sequence[str] = (), log: Callable[[str], None] | None = None) -> RunResult:
     """``run_sim.py PATH``: read the file once, then :func:`run_scenario` or :func:`run_experiment`.
 
-    ``options`` are the keywords the two share (``out``, ``cache_dir``, ``overwrite``, ``plots``) and, for a
-    scenario, ``workers`` and ``progress``; ``log`` gets an experiment's progress lines.
+    Keywords as in :func:`run_scenario`; an experiment file takes no ``workers`` or ``progress`` (it runs in
+    this process) and refuses ``ray_address`` and ``resume``; ``log`` gets its progress lines.
     """
     t0 = time.perf_counter()
     try:
@@ -107,11 +108,11 @@ def run_file(path: str | Path, *, seed: int | None = None, quick: bool = False, 
                               "piece (rerun it with --overwrite)")
     loaded = _from_mapping(mapping, path, seed, quick, overrides)
     if isinstance(loaded, ExperimentSpec):
-        options.pop("workers", None)  # an experiment runs in this process, silently but for its log lines
-        options.pop("progress", None)
-        return run_experiment(loaded, quick=quick, overrides=overrides, log=log, started=t0, **options)
-    return run_scenario(loaded, quick=quick, overrides=overrides, ray_address=ray_address, resume=resume,
-                        started=t0, **options)
+        return run_experiment(loaded, out=out, cache_dir=cache_dir, overwrite=overwrite, plots=plots, log=log,
+                              quick=quick, overrides=overrides, started=t0)
+    return run_scenario(loaded, out=out, cache_dir=cache_dir, workers=workers, overwrite=overwrite, resume=resume,
+                        plots=plots, progress=progress, ray_address=ray_address, quick=quick, overrides=overrides,
+                        started=t0)
 
 
 def run_scenario(scenario: Scenario | str | Path, *, out: str | Path | None = None, cache_dir: Path | None = None,
