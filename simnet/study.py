@@ -36,45 +36,53 @@ def run_congestion(scenario_path: str, counts: list[int], disciplines: list[str]
     every discipline serves in arrival order: it runs under the first discipline and its rows and tables are
     reused for the others.
     """
-    from policies import POLICIES
     from simnet.analysis.report import rd_cost
-    from simnet.analysis.results import SIMULATION_FILES, prepare_run_dir, summarize, write_summary, write_tables
-    from simnet.config import load_scenario
-    from simnet.sim.sweep import run_variants
-    from simnet.sim.world import build_world
 
     rows: list[dict[str, Any]] = []
     out.mkdir(parents=True, exist_ok=True)
+    lmbda = float("nan")
     for n in counts:
         t0 = time.perf_counter()
-        world = None
-        reused: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # label -> (summary row, record)
-        for disc in disciplines:
-            sc = load_scenario(scenario_path, seed=seed, quick=quick,
-                               overrides={"ues": {"count": n}, "uplink": {"discipline": disc}})
-            world = build_world(sc, cache_dir=cache_dir) if world is None else dataclasses.replace(world, scenario=sc)
-            # a sub-folder holds one run's tables: clear those of an earlier study (write_tables appends)
-            sub = prepare_run_dir(str(out / f"{disc}_n{n}"), "", "", True, SIMULATION_FILES)
-            num_dims = 2 * sc.system.num_bs_ant * sc.system.num_subcarriers
-            todo = tuple(s for s in sc.policies if s.label not in reused)
-            done = {spec.label: (summarize(spec.label, spec.type, spec.kw(), rec, num_dims), rec)
-                    for spec, rec in (run_variants(world, todo, workers) if todo else ())}
-            part = []
-            for spec in sc.policies:
-                row, rec = reused.get(spec.label) or done[spec.label]
-                part.append(row)
-                write_tables(sub, spec.label, spec.type, rec)
-                if getattr(POLICIES.get(spec.type), "delivery", "uplink") != "uplink":
-                    reused[spec.label] = (row, rec)
-            write_summary(sub, part)
-            rows += [{"discipline": disc, "num_ues": n, **r} for r in part]
+        part, lmbda = _run_user_count(scenario_path, n, disciplines, out, cache_dir, workers, seed, quick)
+        rows += part
         print(f"N={n:3d}: {time.perf_counter() - t0:7.1f} s ({', '.join(disciplines)})", flush=True)
     df = pd.DataFrame(rows)
-    assert world is not None
-    df["rd_cost_at_use"] = rd_cost(df, world.codec_info["lmbda"], "nmse_db")
+    df["rd_cost_at_use"] = rd_cost(df, lmbda, "nmse_db")
     df.to_csv(out / "study.csv", index=False, float_format="%.6g")
     plot_congestion(out)
     return df
+
+
+def _run_user_count(scenario_path: str, n: int, disciplines: list[str], out: Path, cache_dir: Path | None,
+                    workers: int, seed: int | None, quick: bool) -> tuple[list[dict[str, Any]], float]:
+    """Every discipline with ``n`` users on one world: ``(summary rows with discipline and num_ues, lambda)``."""
+    from policies import POLICIES
+    from simnet.analysis.results import SIMULATION_FILES, prepare_run_dir
+    from simnet.config import load_scenario
+    from simnet.recording import record_variants
+    from simnet.sim.world import build_world
+
+    world = None
+    reused: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # label -> (summary row, record)
+    part: list[dict[str, Any]] = []  # one discipline's summary rows, in variant order
+
+    def collect(spec: Any, row: dict[str, Any], rec: dict[str, Any], tables: Any) -> None:
+        part.append(row)
+        if getattr(POLICIES.get(spec.type), "delivery", "uplink") != "uplink":
+            reused.setdefault(spec.label, (row, rec))
+
+    rows: list[dict[str, Any]] = []
+    for disc in disciplines:
+        sc = load_scenario(scenario_path, seed=seed, quick=quick,
+                           overrides={"ues": {"count": n}, "uplink": {"discipline": disc}})
+        world = build_world(sc, cache_dir=cache_dir) if world is None else dataclasses.replace(world, scenario=sc)
+        # a sub-folder holds one run's tables: clear those of an earlier study (write_tables appends)
+        sub = prepare_run_dir(str(out / f"{disc}_n{n}"), "", "", True, SIMULATION_FILES)
+        part.clear()
+        record_variants(world, sub, sc.policies, workers=workers, reuse=dict(reused), on_variant=collect)
+        rows += [{"discipline": disc, "num_ues": n, **r} for r in part]
+    assert world is not None
+    return rows, world.codec_info["lmbda"]
 
 
 CRITERIA: dict[str, tuple[str, str, str]] = {
@@ -274,7 +282,7 @@ def optima_markdown(opt: pd.DataFrame) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from simnet.cli import default_cache_dir
+    from simnet.pipeline import default_cache_dir
 
     ap = argparse.ArgumentParser(prog="simnet study", description="Run a multi-run study.")
     ap.add_argument("kind", choices=["congestion"])

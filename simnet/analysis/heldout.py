@@ -14,13 +14,13 @@ The best fixed interval is chosen per run with hindsight, which no deployed sche
 ``--tuning RUN`` the interval that was best on that run is also scored on every run (``tuned_J``): the
 fixed schedule one would have shipped after tuning on the same data as the adaptive policy.
 
-``python -m simnet.analysis.heldout RUN_DIR... --out DIR`` writes ``heldout.csv`` and ``heldout.md`` in DIR.
+``python -m simnet.analysis.heldout RUN_DIR... --out DIR`` writes ``heldout.csv`` and ``heldout.md`` in DIR; the
+runs are read back with :func:`simnet.pipeline.read_run`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
@@ -93,9 +93,13 @@ def compare(summary: pd.DataFrame, lmbda: float, adaptive: str = "drift", swept:
     }
 
 
-def run_lmbda(run_dir: Path) -> float:
-    """lambda of the codec a run used, as its manifest records it (the one its report.md scored with)."""
-    manifest = json.loads((run_dir / "manifest.json").read_text())
+def run_lmbda(run_dir: Path, manifest: dict[str, Any] | None = None) -> float:
+    """lambda of the codec a run used, as its manifest records it (the one its report.md scored with); the
+    folder's manifest is read unless ``manifest`` is given."""
+    if manifest is None:
+        from simnet.pipeline import read_run
+
+        manifest = dict(read_run(run_dir).manifest)
     try:
         return float(manifest["codec"]["lmbda"])
     except KeyError:
@@ -110,17 +114,21 @@ def collect(run_dirs: list[Path], lmbda: float | None = None, adaptive: tuple[st
 
     ``tuning``: a run whose best fixed interval is scored on every run as well (``tuned_J``).
     """
-    def lm_of(run: Path) -> float:
-        return run_lmbda(run) if lmbda is None else lmbda
+    from simnet.pipeline import RunResult, read_run
+
+    def lm_of(run: RunResult) -> float:
+        return run_lmbda(run.out, dict(run.manifest)) if lmbda is None else lmbda
 
     tuned = None
     if tuning is not None:
-        tuned = compare(pd.read_csv(tuning / "summary.csv"), lm_of(tuning), adaptive[0])["best_interval_m"]
+        tuned_run = read_run(tuning)
+        tuned = compare(tuned_run.summary, lm_of(tuned_run), adaptive[0])["best_interval_m"]
     rows = []
     for run in run_dirs:
-        manifest = json.loads((run / "manifest.json").read_text())
+        result = read_run(run)
+        manifest, summary = result.manifest, result.summary
         kw = manifest["scenario"]["channel"].get("kwargs", {})
-        lm, summary = lm_of(run), pd.read_csv(run / "summary.csv")
+        lm = lm_of(result)
         scene = kw.get("preset") or kw.get("scene") or manifest["scenario"]["channel"]["type"]
         for variant in adaptive:
             rows.append({"run": run.name, "scene": scene,

@@ -271,9 +271,15 @@ def load_scenario(path: str | Path, seed: int | None = None, quick: bool = False
     Raises:
         ConfigError: one line naming the file, key path, value and what is allowed.
     """
+    return scenario_from_mapping(read_mapping(path), path, seed=seed, quick=quick, overrides=overrides)
+
+
+def scenario_from_mapping(mapping: Mapping[str, Any], path: str | Path, seed: int | None = None, quick: bool = False,
+                          overrides: Mapping[str, Any] | None = None) -> Scenario:
+    """:func:`load_scenario` of a file whose top-level mapping is already read (``read_mapping(path)``)."""
     p = Path(path)
     ctx = Ctx(str(path))
-    raw = resolve_file(read_mapping(path), ctx, SCENARIO_TOP_KEYS, quick, overrides)
+    raw = resolve_file(dict(mapping), ctx, SCENARIO_TOP_KEYS, quick, overrides)
     for key in ("channel", "codec", "policies"):
         if key not in raw:
             raise ctx.error(key, "missing section (see scenarios/smoke.yaml for an example)")

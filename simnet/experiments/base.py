@@ -116,10 +116,16 @@ def load_experiment(path: str | Path, seed: int | None = None, quick: bool = Fal
     Raises:
         ConfigError: one line naming the file, key path, value and what is allowed.
     """
+    return experiment_from_mapping(read_mapping(path), path, seed=seed, quick=quick, overrides=overrides)
+
+
+def experiment_from_mapping(mapping: Mapping[str, Any], path: str | Path, seed: int | None = None,
+                            quick: bool = False, overrides: Mapping[str, Any] | None = None) -> ExperimentSpec:
+    """:func:`load_experiment` of a file whose top-level mapping is already read (``read_mapping(path)``)."""
     import simnet.experiments  # noqa: F401  (registers the built-in experiment types)
 
     ctx = Ctx(str(path))
-    raw = resolve_file(read_mapping(path), ctx, TOP_KEYS, quick, overrides)
+    raw = resolve_file(dict(mapping), ctx, TOP_KEYS, quick, overrides)
     seed_value, name = parse_seed_and_name(raw, ctx, seed, Path(path).stem)
     block = raw.get("experiment")
     if not isinstance(block, Mapping):
