@@ -141,6 +141,7 @@ def run_scenario(scenario: Scenario | str | Path, *, out: str | Path | None = No
         RUN_FIGURES,
         RUN_FILES,
         check_run_dir,
+        machine_info,
         package_versions,
         prepare_run_dir,
         run_dir_path,
@@ -182,6 +183,7 @@ def run_scenario(scenario: Scenario | str | Path, *, out: str | Path | None = No
         "scenario": to_dict(scenario), "scenario_file": scenario.path,
         "seed": scenario.seed, "quick": bool(quick), "overrides": list(overrides),
         "workers": workers or min(os.cpu_count() or 1, len(scenario.policies)), "versions": package_versions(),
+        "machine": machine_info(),
         "cache_dir": str(cache_dir) if cache_dir else None,
         "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "channel": world.channel_info, "codec": world.codec_info, "finished_variants": finished,
@@ -232,7 +234,7 @@ def run_experiment(spec: ExperimentSpec | str | Path, *, out: str | Path | None 
         log: gets the experiment's progress lines (None: silent).
         Others as in :func:`run_scenario`.
     """
-    from simnet.analysis.results import package_versions, prepare_run_dir, write_manifest
+    from simnet.analysis.results import machine_info, package_versions, prepare_run_dir, write_manifest
     from simnet.experiments.base import RunContext
     from simnet.experiments.runner import EXPERIMENT_FILES, draw
     from simnet.files import atomic_write
@@ -250,7 +252,7 @@ def run_experiment(spec: ExperimentSpec | str | Path, *, out: str | Path | None 
     manifest: dict[str, Any] = {
         "kind": "experiment", "experiment": {"type": spec.type, "kwargs": spec.kwargs},
         "scenario_file": spec.path, "name": spec.name, "seed": spec.seed, "quick": bool(quick),
-        "overrides": list(overrides), "versions": package_versions(),
+        "overrides": list(overrides), "versions": package_versions(), "machine": machine_info(),
         "cache_dir": str(cache_dir) if cache_dir else None,
         "started_utc": datetime.now(UTC).isoformat(timespec="seconds"),
     }
