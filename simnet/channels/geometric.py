@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from simnet.channels.base import ChannelMeta, apply_normalization, register_source
-from simnet.channels.geometric_config import build_config
+from simnet.channels.geometric_config import GRID_KEYS, PRESET_KEYS, build_config, preset_grid
 from simnet.channels.lsp import pathloss_db
 from simnet.channels.response import ArrayResponse, PathSet
 from simnet.channels.scene import SiteGrid
@@ -62,6 +62,14 @@ class GeometricSource:
         num_workers: processes used by ``channels`` for large batches (1 = in this process).
         **preset_overrides: any other preset key (e.g. ``site_spacing_m``, ``bs_pos_m``, ``vehicles``).
     """
+
+    config_options: ClassVar[dict[str, Any]] = {key: Any for key in sorted(PRESET_KEYS - set(GRID_KEYS))}
+    """Preset keys a ``channel:`` block may override (``**preset_overrides``; values checked by ``build_config``)."""
+
+    @staticmethod
+    def preset_grid(options: Any) -> dict[str, Any]:
+        """The grid (carrier, bandwidth, subcarriers, array) of the preset the options name."""
+        return preset_grid(str(options.preset))
 
     def __init__(
         self,
