@@ -55,9 +55,9 @@ def resolve_system(ctx: Ctx, system: Any, given: dict[str, Any], channel: PartCo
         if key not in given:
             fill[key] = preset_value
         elif key in STRICT_GRID_KEYS and not math.isclose(float(given[key]), float(preset_value), rel_tol=1e-9):
-            raise ctx.error(f"system.{key}", f"{float(given[key]):g} disagrees with channel.preset {preset!r}, which is "
-                                             f"made for {key} = {preset_value:g}; set system.{key}={preset_value:g} "
-                                             f"or leave it out to take the preset's")
+            raise ctx.error(f"system.{key}", f"{float(given[key]):g} disagrees with channel.preset {preset!r}, "
+                                             f"which is made for {key} = {preset_value:g}; set "
+                                             f"system.{key}={preset_value:g} or leave it out to take the preset's")
     return dataclasses.replace(system, **fill) if fill else system
 
 
