@@ -31,7 +31,7 @@ def test_broken_scenario_gives_one_clear_line(path: Path):
             load_experiment(path)
         else:
             scenario = load_scenario(path)
-            build_world(scenario, cache_dir=None)  # kwargs of channel/codec and spacing are checked here
+            build_world(scenario, cache_dir=None)  # what only the built source sees (e.g. a preset key's value)
     msg = str(info.value)
     assert "\n" not in msg
     assert msg.startswith(str(path))

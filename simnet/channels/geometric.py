@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -79,8 +79,8 @@ class GeometricSource:
         bs_array: tuple[int, int] | None = None,
         carrier_hz: float | None = None,
         bandwidth_hz: float | None = None,
-        normalization: str = "area",
-        engine: str = "fast",
+        normalization: Literal["area", "none", "per_sample"] = "area",  # NORMALIZATIONS
+        engine: Literal["fast", "full"] = "fast",  # ENGINES
         num_workers: int = 1,
         **preset_overrides: Any,
     ) -> None:

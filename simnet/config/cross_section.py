@@ -67,14 +67,26 @@ def resolve_codec(ctx: Ctx, codec: PartConfig, system: Any, registry: Any) -> Pa
     Returns:
         ``codec`` with ``resolved`` set to a :class:`CodecResolved`.
 
+    A codebook (``trainable = False``: no weights, built in about a millisecond) is built once here, so that its
+    constructor's checks against ``system`` (ports for L beams, subband size) fail at load time too.
+
     Raises:
         ConfigError: missing or corrupt checkpoint, a checkpoint of another codec type or grid, constructor
-            options beside a checkpoint, or a ``lmbda`` that disagrees with the checkpoint's.
+            options beside a checkpoint, a ``lmbda`` that disagrees with the checkpoint's, or a codebook that
+            does not fit ``system``.
     """
     from simnet.codecs.checkpoint import checkpoint_header, resolve_checkpoint, resolve_lmbda
 
     name, lmbda = codec.get("checkpoint"), codec.get("lmbda")
     if name is None:
+        factory = registry.get(codec.type)
+        if not getattr(factory, "trainable", True):  # a codebook has no weights: its constructor is its check
+            options = {k: v for k, v in codec.kw().items() if k not in CODEC_BLOCK_OPTIONS}
+            options.setdefault("bs_array", tuple(system.bs_array))
+            try:
+                factory(num_bs_ant=system.num_bs_ant, num_subcarriers=system.num_subcarriers, **options)
+            except SimnetError as err:
+                raise ctx.error("codec", str(err)) from None
         return dataclasses.replace(codec, resolved=CodecResolved(None, resolve_lmbda(None, lmbda)))
     fixed = [k for k in codec.given if k not in CODEC_BLOCK_OPTIONS]
     if fixed:

@@ -29,7 +29,7 @@ def test_channel_block_becomes_a_frozen_typed_config_that_keeps_the_files_keywor
     (["channel.presett=o1_like"], "channel.presett: unknown key; did you mean 'preset'?"),
     (["channel.num_workerz=2"], "channel.num_workerz: unknown key; did you mean 'num_workers'?"),
     (["channel.num_workers=two"], "channel.num_workers: must be an integer, got a string 'two'"),
-    (["channel.engine=3"], "channel.engine: must be a string, got an integer 3"),
+    (["channel.preset=3"], "channel.preset: must be a string, got an integer 3"),
     (["channel.seed=4"], "channel.seed: is drawn from the scenario's seed"),
     (["channel.preset=o2_dynamic"], "channel.preset: unknown geometric preset 'o2_dynamic'; did you mean "
                                     "'o2_dynamic_like'?"),
@@ -55,3 +55,17 @@ def test_config_class_leaves_out_what_system_sets_and_adds_the_codec_block_optio
     assert {"init_step", "checkpoint", "lmbda"} <= codec and not codec & {"num_bs_ant", "num_subcarriers"}
     etype2 = part_config_class("codec", EType2Codec)
     assert etype2().bs_array is None  # the codebook's array comes from system unless the block gives it
+
+
+def test_choices_of_a_channel_source_are_checked_at_load():
+    with pytest.raises(ConfigError, match=r"channel.normalization: value 'peak' is invalid: Input should be 'area', "
+                                          r"'none' or 'per_sample'"):
+        _load("channel.normalization=peak")
+    with pytest.raises(ConfigError, match=r"channel.engine: value 'slow' is invalid: Input should be 'fast' or 'full'"):
+        _load("channel.engine=slow")
+
+
+def test_a_codebook_that_does_not_fit_the_system_fails_at_load():
+    with pytest.raises(ConfigError, match=r"tiny.yaml: codec: param_combination = 7: L = 6 beams need at least 6 "
+                                          r"ports"):
+        _load("codec.type=etype2", "codec.param_combination=7")  # the 2 x 2 array has 4 ports
