@@ -11,7 +11,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from simnet.channels.base import ChannelMeta, apply_normalization, register_source
-from simnet.channels.geometric_config import GRID_KEYS, PRESET_KEYS, build_config, preset_grid
+from simnet.channels.geometric_config import PRESET_OPTION_TYPES, build_config, preset_grid
 from simnet.channels.lsp import pathloss_db
 from simnet.channels.response import ArrayResponse, PathSet
 from simnet.channels.scene import SiteGrid
@@ -63,8 +63,8 @@ class GeometricSource:
         **preset_overrides: any other preset key (e.g. ``site_spacing_m``, ``bs_pos_m``, ``vehicles``).
     """
 
-    config_options: ClassVar[dict[str, Any]] = {key: Any for key in sorted(PRESET_KEYS - set(GRID_KEYS))}
-    """Preset keys a ``channel:`` block may override (``**preset_overrides``; values checked by ``build_config``)."""
+    config_options: ClassVar[dict[str, Any]] = PRESET_OPTION_TYPES
+    """Preset keys a ``channel:`` block may override (``**preset_overrides``; ranges checked by ``build_config``)."""
 
     @staticmethod
     def preset_grid(options: Any) -> dict[str, Any]:

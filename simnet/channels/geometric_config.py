@@ -37,6 +37,13 @@ PRESET_KEYS = {
     "vehicles",
 }
 ENGINES = ("fast", "full")
+PRESET_OPTION_TYPES: dict[str, Any] = {
+    "description": str, "scenario": str, "bs_pos_m": list[float], "bs_heading_deg": float, "bs_tilt_deg": float,
+    "ue_height_m": float, "area_m": list[list[float]], "site_spacing_m": float, "transition_m": float,
+    "num_rays_per_cluster": int, "speed_mps": float, "samples_per_m": float, "scene_period_s": float,
+    "tracks": list[list[list[float]]], "track_repeat_offset_m": list[float], "vehicles": Any,
+}
+"""The types of the preset keys a ``channel:`` block may override (every key of ``PRESET_KEYS`` but the grid's)."""
 GRID_KEYS = ("carrier_hz", "bandwidth_hz", "num_subcarriers", "bs_array")
 """Preset keys that the scenario's ``system`` section sets (the block may not); the preset fills those it leaves out."""
 

@@ -30,6 +30,8 @@ def test_channel_block_becomes_a_frozen_typed_config_that_keeps_the_files_keywor
     (["channel.num_workerz=2"], "channel.num_workerz: unknown key; did you mean 'num_workers'?"),
     (["channel.num_workers=two"], "channel.num_workers: must be an integer, got a string 'two'"),
     (["channel.preset=3"], "channel.preset: must be a string, got an integer 3"),
+    (["channel.tracks=3"], "channel.tracks: value 3 is invalid: Input should be a valid list"),
+    (["channel.site_spacing_m=wide"], "channel.site_spacing_m: must be a number, got a string 'wide'"),
     (["channel.seed=4"], "channel.seed: is drawn from the scenario's seed"),
     (["channel.preset=o2_dynamic"], "channel.preset: unknown geometric preset 'o2_dynamic'; did you mean "
                                     "'o2_dynamic_like'?"),
@@ -42,6 +44,11 @@ def test_bad_part_keywords_fail_at_load_time_with_one_line(values: list[str], ex
     with pytest.raises(ConfigError) as info:
         _load(*values)
     assert expect in str(info.value) and "\n" not in str(info.value)
+
+
+def test_preset_keys_of_the_block_are_typed_and_kept_as_validated():
+    sc = _load("channel.bs_pos_m=[0, 0, 6]")
+    assert sc.channel.kw() == {"bs_pos_m": [0.0, 0.0, 6.0], "preset": "o2_dynamic_like"}
 
 
 def test_config_class_leaves_out_what_system_sets_and_adds_the_codec_block_options():
