@@ -31,7 +31,7 @@ def test_broken_scenario_gives_one_clear_line(path: Path):
             load_experiment(path)
         else:
             scenario = load_scenario(path)
-            build_world(scenario, cache_dir=None)  # kwargs of channel/codec and spacing are checked here
+            build_world(scenario, cache_dir=None)  # what only the built source sees (e.g. a preset key's value)
     msg = str(info.value)
     assert "\n" not in msg
     assert msg.startswith(str(path))
@@ -111,9 +111,8 @@ def test_set_overrides_are_validated_like_the_file(tmp_path: Path):
 def test_corrupt_checkpoint_is_one_clear_error(tmp_path: Path):
     bad = tmp_path / "broken.pt"
     bad.write_bytes(b"this is not a torch checkpoint")
-    sc = load_scenario(ROOT / "tests" / "data" / "tiny.yaml",
-                       overrides={"codec": {"type": "rd-cnn", "checkpoint": str(bad)}})
-    with pytest.raises(ConfigError) as info:
-        build_world(sc, cache_dir=None)
+    with pytest.raises(ConfigError) as info:  # at load time, before any folder or channel
+        load_scenario(ROOT / "tests" / "data" / "tiny.yaml",
+                      overrides={"codec": {"type": "rd-cnn", "checkpoint": str(bad)}})
     msg = str(info.value)
-    assert "\n" not in msg and "broken.pt" in msg and "corrupt" in msg
+    assert "\n" not in msg and "codec.checkpoint: " in msg and "broken.pt' is not a checkpoint" in msg

@@ -173,8 +173,8 @@ def test_corpus_has_at_least_60_hostile_inputs():
 # Accepted on purpose: what each is taken to mean.
 def test_documented_acceptances():
     load = lambda *values: load_scenario(TINY, overrides=parse_overrides(list(values)))  # noqa: E731
-    sc = load("system.carrier_hz=3.7e9", "uplink.rate_bps=5e4")  # YAML 1.2 floats: 3.7e9 is a number
-    assert sc.system.carrier_hz == 3.7e9 and sc.uplink.rate_bps == 5e4
+    sc = load("system.bandwidth_hz=1.0e7", "uplink.rate_bps=5e4")  # YAML 1.2 floats: 1.0e7 is a number
+    assert sc.system.bandwidth_hz == 1e7 and sc.uplink.rate_bps == 5e4
     assert load("ues.speed_mps=2").ues.speed_mps == 2.0  # an integer where a number is asked for
     assert load("name=run 1 (fifo)").name == "run 1 (fifo)"  # spaces and brackets make a fine folder name
     assert load("ues.count=2", "ues.count=1").ues.count == 1  # the same key twice: the last --set wins

@@ -25,7 +25,7 @@ import contextlib
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -158,7 +158,7 @@ class DeepMIMOSource:
         max_paths: int | None = None,
         bs_heading_deg: float = 0.0,
         bs_downtilt_deg: float = 0.0,
-        normalization: str = "area",
+        normalization: Literal["area", "none", "per_sample"] = "area",  # NORMALIZATIONS
     ) -> None:
         if normalization not in NORMALIZATIONS:
             raise ConfigError(f"channel.normalization = {normalization!r}; allowed: {', '.join(NORMALIZATIONS)}")

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from simnet.channels.base import ChannelMeta, apply_normalization, register_source
-from simnet.channels.geometric_config import build_config
+from simnet.channels.geometric_config import PRESET_OPTION_TYPES, build_config, preset_grid
 from simnet.channels.lsp import pathloss_db
 from simnet.channels.response import ArrayResponse, PathSet
 from simnet.channels.scene import SiteGrid
@@ -63,6 +63,14 @@ class GeometricSource:
         **preset_overrides: any other preset key (e.g. ``site_spacing_m``, ``bs_pos_m``, ``vehicles``).
     """
 
+    config_options: ClassVar[dict[str, Any]] = PRESET_OPTION_TYPES
+    """Preset keys a ``channel:`` block may override (``**preset_overrides``; ranges checked by ``build_config``)."""
+
+    @staticmethod
+    def preset_grid(options: Any) -> dict[str, Any]:
+        """The grid (carrier, bandwidth, subcarriers, array) of the preset the options name."""
+        return preset_grid(str(options.preset))
+
     def __init__(
         self,
         preset: str = "o1_like",
@@ -71,8 +79,8 @@ class GeometricSource:
         bs_array: tuple[int, int] | None = None,
         carrier_hz: float | None = None,
         bandwidth_hz: float | None = None,
-        normalization: str = "area",
-        engine: str = "fast",
+        normalization: Literal["area", "none", "per_sample"] = "area",  # NORMALIZATIONS
+        engine: Literal["fast", "full"] = "fast",  # ENGINES
         num_workers: int = 1,
         **preset_overrides: Any,
     ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,15 @@ PRESET_KEYS = {
     "vehicles",
 }
 ENGINES = ("fast", "full")
+PRESET_OPTION_TYPES: dict[str, Any] = {
+    "description": str, "scenario": str, "bs_pos_m": list[float], "bs_heading_deg": float, "bs_tilt_deg": float,
+    "ue_height_m": float, "area_m": list[list[float]], "site_spacing_m": float, "transition_m": float,
+    "num_rays_per_cluster": int, "speed_mps": float, "samples_per_m": float, "scene_period_s": float,
+    "tracks": list[list[list[float]]], "track_repeat_offset_m": list[float], "vehicles": Any,
+}
+"""The types of the preset keys a ``channel:`` block may override (every key of ``PRESET_KEYS`` but the grid's)."""
+GRID_KEYS = ("carrier_hz", "bandwidth_hz", "num_subcarriers", "bs_array")
+"""Preset keys that the scenario's ``system`` section sets (the block may not); the preset fills those it leaves out."""
 
 
 def preset_names() -> list[str]:
@@ -45,10 +55,18 @@ def preset_names() -> list[str]:
 
 def load_preset(name: str) -> dict[str, Any]:
     """The preset ``name`` as a new dict (raises ConfigError with the known names if it does not exist)."""
-    path = PRESET_DIR / f"{name}.yaml"
-    if name == "tr38901" or not path.is_file():
-        raise ConfigError(f"unknown geometric preset {name!r}; known: {', '.join(preset_names())}")
-    return copy.deepcopy(_parsed_preset(path))
+    if name not in preset_names():  # before a file name is made of it (a 10 KB name is an OSError)
+        close = difflib.get_close_matches(name, preset_names(), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown geometric preset {name[:60]!r}{hint} (known: {', '.join(preset_names())})")
+    return copy.deepcopy(_parsed_preset(PRESET_DIR / f"{name}.yaml"))
+
+
+def preset_grid(name: str) -> dict[str, Any]:
+    """The preset's own carrier [Hz], bandwidth [Hz], subcarrier count and BS array (rows, cols)."""
+    preset = load_preset(name)
+    return {"carrier_hz": float(preset["carrier_hz"]), "bandwidth_hz": float(preset["bandwidth_hz"]),
+            "num_subcarriers": int(preset["num_subcarriers"]), "bs_array": tuple(int(n) for n in preset["bs_array"])}
 
 
 @cache

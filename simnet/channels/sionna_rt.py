@@ -32,7 +32,7 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -110,7 +110,7 @@ class SionnaRTSource:
         batch_size: int = 50,
         diffraction: bool = True,
         max_paths: int | None = None,
-        normalization: str = "area",
+        normalization: Literal["area", "none", "per_sample"] = "area",  # NORMALIZATIONS
         trace_folder: str | None = None,
     ) -> None:
         self._rt = import_sionna()

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from simnet.codecs.base import CODECS, Codec, register_codec
 from simnet.codecs.checkpoint import (
+    DEFAULT_LMBDA,
+    checkpoint_header,
+    codec_lmbda,
     data_hash,
     default_checkpoint,
     load_codec,
+    resolve_checkpoint,
+    resolve_lmbda,
     save_codec,
     shipped_checkpoints,
     shipped_sha256,
@@ -23,6 +28,7 @@ from simnet.codecs.type1 import Type1Codec
 
 __all__ = [
     "CODECS",
+    "DEFAULT_LMBDA",
     "Codec",
     "CodebookCodec",
     "EType2Codec",
@@ -31,11 +37,15 @@ __all__ = [
     "RDCRNet",
     "RDCodec",
     "RawCodec",
+    "checkpoint_header",
+    "codec_lmbda",
     "data_hash",
     "default_checkpoint",
     "load_codec",
     "rd_loss",
     "register_codec",
+    "resolve_checkpoint",
+    "resolve_lmbda",
     "save_codec",
     "shipped_checkpoints",
     "shipped_sha256",

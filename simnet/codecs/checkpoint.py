@@ -18,12 +18,14 @@ import numpy as np
 import torch
 
 from simnet.codecs.base import CODECS
-from simnet.errors import DataError, SimnetError
+from simnet.errors import ConfigError, DataError, SimnetError
 
 CHECKPOINT_FORMAT = "simnet-codec/1"
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 DEFAULT_CHECKPOINT = "rd-cnn_lambda1.pt"  # the low-rate point, as the core paper fine-tunes
 SHA256_LIST = CHECKPOINT_DIR / "SHA256SUMS"
+DEFAULT_LMBDA = 1.0
+"""lambda of a codec whose checkpoint and ``codec:`` block give none: the shipped default checkpoint's."""
 
 
 def default_checkpoint() -> Path:
@@ -159,13 +161,7 @@ def load_codec(path: str | Path, **overrides: Any) -> Any:
         DataError: missing, corrupt (see :func:`verify_checkpoint`) or mismatched file.
     """
     path = Path(path)
-    data, digest = verify_checkpoint(path)
-    try:
-        blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise DataError(f"codec checkpoint {str(path)!r} is corrupt or not a checkpoint ({err})") from None
-    if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
-        raise DataError(f"codec checkpoint {str(path)!r} is not a {CHECKPOINT_FORMAT} file")
+    blob, digest = _read_blob(path)
     config = dict(blob.get("config", {}))
     for key, value in overrides.items():
         if key in config and config[key] != value:
@@ -185,3 +181,64 @@ def load_codec(path: str | Path, **overrides: Any) -> Any:
     codec.checkpoint_meta = dict(blob.get("meta", {}))
     codec.checkpoint_sha256 = digest
     return codec
+
+
+def _read_blob(path: Path) -> tuple[dict[str, Any], str]:
+    data, digest = verify_checkpoint(path)
+    try:
+        blob = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise DataError(f"codec checkpoint {str(path)!r} is corrupt or not a checkpoint ({err})") from None
+    if not isinstance(blob, dict) or blob.get("format") != CHECKPOINT_FORMAT:
+        raise DataError(f"codec checkpoint {str(path)!r} is not a {CHECKPOINT_FORMAT} file")
+    return blob, digest
+
+
+def checkpoint_header(path: str | Path) -> dict[str, Any]:
+    """What a checkpoint describes, without building its codec: ``type``, ``config`` (constructor kwargs),
+    ``meta`` (training metadata, e.g. ``lmbda``) and ``sha256`` (hex).
+
+    Raises:
+        DataError: missing, corrupt or not a checkpoint (see :func:`verify_checkpoint`).
+    """
+    blob, digest = _read_blob(Path(path))
+    return {"type": str(blob.get("type")), "config": dict(blob.get("config", {})),
+            "meta": dict(blob.get("meta", {})), "sha256": digest}
+
+
+def resolve_lmbda(meta: dict[str, Any] | None, given: float | None) -> float:
+    """The one rule for a codec's lambda (J = lambda * NMSE + bits/dim), used by the tables and fine-tuning.
+
+    Args:
+        meta: the checkpoint's metadata, or None for a codec built without one.
+        given: the ``codec:`` block's ``lmbda``, or None.
+
+    Returns:
+        the checkpoint's ``lmbda`` (the lambda it was trained for), else ``given``, else ``DEFAULT_LMBDA``.
+    """
+    if meta and meta.get("lmbda") is not None:
+        return float(meta["lmbda"])
+    return float(given) if given is not None else DEFAULT_LMBDA
+
+
+def codec_lmbda(codec: Any) -> float:
+    """:func:`resolve_lmbda` of a built codec (its ``checkpoint_meta`` and the ``lmbda`` attribute, if any)."""
+    return resolve_lmbda(getattr(codec, "checkpoint_meta", None), getattr(codec, "lmbda", None))
+
+
+def resolve_checkpoint(name: str, where: str = "scenario", key: str = "codec.checkpoint") -> Path:
+    """``default``, a file name among the shipped checkpoints, or a path to a checkpoint file.
+
+    Raises:
+        ConfigError: ``"{where}: {key}: ..."`` (empty parts left out) with the shipped names when nothing
+            matches.
+    """
+    if name == "default":
+        return default_checkpoint()
+    for cand in (Path(name), CHECKPOINT_DIR / name, CHECKPOINT_DIR / f"{name}.pt"):
+        if cand.exists():  # a directory or unreadable file is named by load_codec, not reported as missing
+            return cand
+    known = ", ".join(sorted(p.stem for p in CHECKPOINT_DIR.glob("*.pt")))
+    prefix = ": ".join(part for part in (where, key) if part)
+    raise ConfigError(f"{prefix}: {name!r} not found (give 'default', a shipped checkpoint: {known}, "
+                      f"or the path of a .pt file)")

@@ -68,6 +68,13 @@ def check_kind(annotation: str, value: Any) -> str | None:
     return None
 
 
+def annotation_text(annotation: Any) -> str:
+    """A field's annotation as source text: ``"float | None"`` for a string or a type (``int`` -> ``"int"``)."""
+    if isinstance(annotation, str):
+        return annotation
+    return annotation.__name__ if isinstance(annotation, type) else str(annotation)
+
+
 def out_of_range(value: Any, meta: Mapping[str, Any]) -> bool:
     """True if number ``value`` violates the ``gt``/``ge``/``lt``/``le`` bounds in ``meta``."""
     return (("gt" in meta and not value > meta["gt"]) or ("ge" in meta and not value >= meta["ge"])
@@ -94,7 +101,7 @@ def parse_section(ctx: Ctx, name: str, cls: Any, raw: Any) -> Any:
         if f.name not in raw:
             continue
         value = raw[f.name]
-        problem = check_kind(str(f.type), value)
+        problem = check_kind(annotation_text(f.type), value)
         if problem:
             raise ctx.error(f"{name}.{f.name}", problem)
         if isinstance(value, int | float) and not isinstance(value, bool) and out_of_range(value, f.metadata):

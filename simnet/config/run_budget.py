@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from simnet.config.strict_yaml import clip
 from simnet.errors import ConfigError
 
 MAX_CHANNEL_BYTES = 8 * 2**30
@@ -153,15 +152,12 @@ def _geometric_tracks(scenario: Any) -> list[np.ndarray] | None:
     """The geometric preset's default routes (UE k walks polyline k mod P), or None for other sources."""
     if scenario.channel.type != "geometric":
         return None
-    from simnet.channels.geometric_config import load_preset, preset_names
+    from simnet.channels.geometric_config import load_preset
 
-    kwargs = scenario.channel.kw()
-    preset = kwargs.get("preset", "o1_like")
-    if preset not in preset_names():  # before any file name is made of it (a 10 KB name is an OSError)
-        raise ConfigError(f"{scenario.path}: channel.preset: unknown geometric preset {clip(str(preset), 60)!r} "
-                          f"(known: {', '.join(preset_names())})")
+    tracks = scenario.channel.get("tracks")  # the preset name was checked by the loader (resolve_system)
     try:
-        lines = [np.asarray(t, dtype=np.float64) for t in kwargs.get("tracks", load_preset(preset)["tracks"])]
+        lines = [np.asarray(t, dtype=np.float64)
+                 for t in (tracks if tracks is not None else load_preset(scenario.channel.get("preset"))["tracks"])]
     except (KeyError, TypeError, ValueError):
         return None  # the source's own checks will name the problem when it is built
     if not lines or any(t.ndim != 2 or t.shape[0] < 2 or t.shape[1] != 3 for t in lines):

@@ -1,9 +1,11 @@
 """Scenario files: YAML parsed once into frozen, validated dataclasses.
 
 Every mistake becomes one ``ConfigError`` line naming the file, the key path, the value and what is
-allowed. Swappable parts (``channel``, ``codec``, each policy) are ``type:`` plus keyword arguments,
-checked against their registries (with a did-you-mean) and built once at load time so bad kwargs fail
-here, before any output is written.
+allowed. Swappable parts (``channel``, ``codec``, each policy) are ``type:`` plus keyword arguments, checked
+against their registries (with a did-you-mean); ``channel`` and ``codec`` become typed
+:class:`~simnet.config.parts.PartConfig` s, and the facts that join sections (the preset's grid, the codec's
+checkpoint and lambda, the report spacing) are settled in :mod:`simnet.config.cross_section`, all before any
+output is written.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass
 
+from simnet.config.cross_section import check_report_spacing, resolve_codec, resolve_system
 from simnet.config.fields import Ctx, parse_section
 from simnet.config.file import (
     SCENARIO_TOP_KEYS,
@@ -27,12 +30,13 @@ from simnet.config.file import (
     read_mapping,
     resolve_file,
 )
+from simnet.config.parts import PartConfig, parse_part
 from simnet.config.run_budget import check_at_load, note_cost
 from simnet.config.strict_yaml import clip, quote
 from simnet.errors import ConfigError, SimnetError
 
-__all__ = ["Block", "Ctx", "DownlinkConfig", "OutputConfig", "PolicySpec", "Scenario", "SystemConfig", "UEConfig",
-           "UplinkConfig", "is_experiment_file", "load_scenario", "parse_overrides", "parse_section",
+__all__ = ["Block", "Ctx", "DownlinkConfig", "OutputConfig", "PartConfig", "PolicySpec", "Scenario", "SystemConfig",
+           "UEConfig", "UplinkConfig", "is_experiment_file", "load_scenario", "parse_overrides", "parse_section",
            "note_cost", "parse_seed_and_name", "read_mapping", "registries", "resolve_file", "to_dict"]
 
 _STRICT = ConfigDict(extra="forbid")
@@ -131,15 +135,19 @@ class PolicySpec:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A whole scenario, resolved and validated."""
+    """A whole scenario, resolved and validated.
+
+    ``system`` holds the grid the run uses (the channel preset's where the file leaves a key out, see
+    :func:`simnet.config.cross_section.resolve_system`); ``codec.resolved`` its checkpoint and lambda.
+    """
 
     name: str
     path: str
     seed: int
     system: SystemConfig
-    channel: Block
+    channel: PartConfig
     ues: UEConfig
-    codec: Block
+    codec: PartConfig
     uplink: UplinkConfig
     downlink: DownlinkConfig
     policies: tuple[PolicySpec, ...]
@@ -162,11 +170,6 @@ def _freeze(value: Any) -> Any:
     return value
 
 
-_SYSTEM_OWNED = {
-    "channel": ("carrier_hz", "bandwidth_hz", "num_subcarriers", "bs_array"),
-    "codec": ("num_bs_ant", "num_subcarriers"),
-}
-"""Keywords of a block that the ``system`` section sets for it (a value in the block would be ignored)."""
 MAX_VARIANTS = 1000
 """Most policy variants a scenario may expand to (each one is a full simulation run)."""
 
@@ -185,9 +188,6 @@ def _parse_block(ctx: Ctx, name: str, raw: Any, registry: Any) -> Block:
     for key in kwargs:
         if not isinstance(key, str):
             raise ctx.error(name, f"keyword {quote(key, 60)} must be a name")
-        if key in _SYSTEM_OWNED.get(name, ()):
-            raise ctx.error(f"{name}.{key}", f"is set by the system section; give system.{key} instead "
-                                             f"(e.g. --set system.{key}=...)")
     return Block(type=typ, kwargs=tuple(sorted(kwargs.items())))
 
 
@@ -291,21 +291,24 @@ def scenario_from_mapping(mapping: Mapping[str, Any], path: str | Path, seed: in
         raise ctx.error("system.bs_array", f"value {quote(bs)} is invalid (allowed: two integers from 1 to 256, "
                                            "e.g. [8, 8])")
     chan_reg, codec_reg, policy_reg = registries()
-    codec_block = _parse_block(ctx, "codec", raw["codec"], codec_reg)
+    channel = parse_part(ctx, "channel", raw["channel"], chan_reg)
+    system = resolve_system(ctx, sections["system"], dict(raw.get("system") or {}), channel, chan_reg)
+    codec = resolve_codec(ctx, parse_part(ctx, "codec", raw["codec"], codec_reg), system, codec_reg)
+    check_report_spacing(ctx, sections["ues"])
     policy_specs = _policy_specs(ctx, raw["policies"], policy_reg)
-    if not getattr(codec_reg.get(codec_block.type), "trainable", True):
+    if not getattr(codec_reg.get(codec.type), "trainable", True):
         moving = [s.label for s in policy_specs if s.type != "never"]
         if moving:
-            raise ctx.error("policies", f"codec {codec_block.type!r} is a fixed codebook with no model to update; "
+            raise ctx.error("policies", f"codec {codec.type!r} is a fixed codebook with no model to update; "
                                         f"only the 'never' policy can run it (remove {', '.join(moving)})")
     scenario = Scenario(
         name=name,
         path=str(path),
         seed=seed_value,
-        system=sections["system"],
-        channel=_parse_block(ctx, "channel", raw["channel"], chan_reg),
+        system=system,
+        channel=channel,
         ues=sections["ues"],
-        codec=codec_block,
+        codec=codec,
         uplink=sections["uplink"],
         downlink=sections["downlink"],
         policies=policy_specs,
@@ -317,6 +320,8 @@ def scenario_from_mapping(mapping: Mapping[str, Any], path: str | Path, seed: in
 
 def to_dict(obj: Any) -> Any:
     """A plain-JSON view of a scenario (for the manifest)."""
+    if isinstance(obj, PartConfig):  # the file's keywords only, as the manifest always had them
+        return {"type": obj.type, "kwargs": {k: to_dict(v) for k, v in obj.kwargs}}
     if is_dataclass(obj) and not isinstance(obj, type):
         out = {f.name: to_dict(getattr(obj, f.name)) for f in fields(obj)}
         if isinstance(obj, (Block, PolicySpec)):

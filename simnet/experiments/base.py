@@ -29,6 +29,7 @@ from simnet.config import (
     parse_seed_and_name,
     read_mapping,
     resolve_file,
+    to_dict,
 )
 from simnet.errors import ConfigError
 from simnet.registry import Registry
@@ -74,7 +75,12 @@ def register_experiment(name: str) -> Callable[[type], type]:
 
 @dataclass(frozen=True)
 class ExperimentSpec:
-    """An experiment file, resolved and validated."""
+    """An experiment file, resolved and validated.
+
+    Attributes:
+        kwargs: the keywords the file set, with their validated values (plain JSON, for the manifest).
+        experiment: the registered experiment type's frozen config, every keyword (defaults filled in).
+    """
 
     name: str
     path: str
@@ -143,5 +149,6 @@ def experiment_from_mapping(mapping: Mapping[str, Any], path: str | Path, seed: 
             raise
         raise ctx.error("experiment", str(err)) from None
     output = parse_section(ctx, "output", OutputConfig, raw.get("output"))
-    return ExperimentSpec(name=name, path=str(path), seed=seed_value, type=str(typ), kwargs=kwargs,
+    given = {k: to_dict(getattr(experiment, k)) for k in kwargs}
+    return ExperimentSpec(name=name, path=str(path), seed=seed_value, type=str(typ), kwargs=given,
                           experiment=experiment, output=output)

@@ -100,8 +100,8 @@ def check_presets(key: str, presets: list[str] | tuple[str, ...]) -> None:
 
 def resolve_checkpoints(key: str, names: list[str] | tuple[str, ...]) -> list[Path]:
     """Checkpoint paths of ``names`` (``default``, shipped names, paths); ``ConfigError`` naming the entry."""
+    from simnet.codecs.checkpoint import resolve_checkpoint
     from simnet.experiments.base import nonempty_unique
-    from simnet.sim.world import resolve_checkpoint
 
     nonempty_unique(key, names)
     return [resolve_checkpoint(str(n), f"{key}[{i}]", "") for i, n in enumerate(names)]

@@ -89,7 +89,7 @@ class OneCodecWindow(TrackWindow):
         self.checkpoint_path()
 
     def checkpoint_path(self) -> Path:
-        from simnet.sim.world import resolve_checkpoint
+        from simnet.codecs.checkpoint import resolve_checkpoint
 
         return resolve_checkpoint(self.checkpoint, "checkpoint", "")
 

@@ -175,12 +175,9 @@ def _call(codec: Any, h: torch.Tensor, gen: torch.Generator,
 
 
 def _lmbda(codec: Any, cfg: FinetuneConfig) -> float:
-    if cfg.lmbda is not None:
-        return cfg.lmbda
-    if hasattr(codec, "lmbda"):
-        return float(codec.lmbda)
-    meta = getattr(codec, "checkpoint_meta", None) or {}
-    return float(meta.get("lmbda", DEFAULT_LMBDA))
+    from simnet.codecs.checkpoint import codec_lmbda  # the one rule the tables use too
+
+    return cfg.lmbda if cfg.lmbda is not None else codec_lmbda(codec)
 
 
 @torch.no_grad()

@@ -14,8 +14,10 @@ from typing import Any
 import numpy as np
 
 from simnet.channels import CHANNEL_SOURCES
-from simnet.codecs import CODECS
-from simnet.config import Block, Scenario, SystemConfig
+from simnet.codecs import CODECS, codec_lmbda, load_codec
+from simnet.config import Ctx, PartConfig, Scenario, SystemConfig
+from simnet.config.cross_section import check_report_spacing
+from simnet.config.parts import CODEC_BLOCK_OPTIONS
 from simnet.config.run_budget import check_tracks
 from simnet.errors import ConfigError, SimnetError
 from simnet.sim.mobility import TrackSamples, Trajectory
@@ -51,73 +53,57 @@ class World:
         return max(float(s.t_s[-1]) for s in self.samples)
 
 
-def build_source(block: Block, system: SystemConfig, seed: int, where: str = "scenario") -> Any:
-    """Build the scenario's channel source; bad kwargs become a ConfigError naming ``channel``."""
-    kwargs = {"seed": seed, **block.kw()}
-    kwargs.update(carrier_hz=system.carrier_hz, bandwidth_hz=system.bandwidth_hz,
-                  num_subcarriers=system.num_subcarriers, bs_array=tuple(system.bs_array))
+def build_source(channel: PartConfig, system: SystemConfig, seed: int, where: str = "scenario") -> Any:
+    """Build the scenario's channel source on the system grid; a value its constructor refuses is a ConfigError.
+
+    Args:
+        channel: the validated ``channel:`` block.
+        system: the resolved system (the preset's grid already filled in where the file left it out).
+        seed: the channel's seed (drawn from the scenario seed).
+    """
     try:
-        return CHANNEL_SOURCES.get(block.type)(**kwargs)
+        return CHANNEL_SOURCES.get(channel.type)(seed=seed, carrier_hz=system.carrier_hz,
+                                                 bandwidth_hz=system.bandwidth_hz,
+                                                 num_subcarriers=system.num_subcarriers,
+                                                 bs_array=tuple(system.bs_array), **channel.kw())
     except SimnetError as err:
         raise ConfigError(f"{where}: channel: {err}") from None
-    except TypeError as err:
-        raise ConfigError(f"{where}: channel: bad arguments for channel source {block.type!r}: {err}") from None
+    except TypeError as err:  # a preset key of the wrong shape (e.g. tracks: 3)
+        raise ConfigError(f"{where}: channel: bad value for channel source {channel.type!r}: {err}") from None
 
 
-def build_codec(block: Block, system: SystemConfig, where: str = "scenario") -> tuple[Any, dict[str, Any]]:
-    """Build (or load) the scenario's codec and check it fits the system's array and subcarriers."""
-    kwargs = block.kw()
-    ckpt = kwargs.pop("checkpoint", None)
-    info: dict[str, Any] = {"type": block.type, "checkpoint": ckpt}
+def build_codec(codec_part: PartConfig, system: SystemConfig, where: str = "scenario") -> tuple[Any, dict[str, Any]]:
+    """Load the codec's checkpoint, or build it from its options, on the system's array and subcarriers.
+
+    Args:
+        codec_part: the validated ``codec:`` block, with ``resolved`` (a ``CodecResolved``) set by the loader,
+            which has already checked a checkpoint's type and dimensions against ``system``.
+
+    Returns:
+        (the codec in eval mode, codec_info for the manifest: type, checkpoint, its path and SHA-256, lmbda).
+    """
+    resolved = codec_part.resolved
+    options = {k: v for k, v in codec_part.kw().items() if k not in CODEC_BLOCK_OPTIONS}
+    info: dict[str, Any] = {"type": codec_part.type, "checkpoint": codec_part.get("checkpoint")}
     try:
-        if ckpt is not None:
-            from simnet.codecs import load_codec
-
-            path = resolve_checkpoint(str(ckpt), where)
-            codec = load_codec(path)
-            info["checkpoint_path"] = str(path)
+        if resolved.checkpoint_path is not None:
+            codec = load_codec(resolved.checkpoint_path)
+            info["checkpoint_path"] = str(resolved.checkpoint_path)
             info["checkpoint_sha256"] = codec.checkpoint_sha256
         else:
-            factory = CODECS.get(block.type)
+            factory = CODECS.get(codec_part.type)
             if not getattr(factory, "trainable", True):  # a codebook needs the array's shape (N1, N2)
-                kwargs.setdefault("bs_array", tuple(system.bs_array))
-            codec = factory(num_bs_ant=system.num_bs_ant, num_subcarriers=system.num_subcarriers, **kwargs)
-    except ConfigError:
-        raise
+                options.setdefault("bs_array", tuple(system.bs_array))
+            codec = factory(num_bs_ant=system.num_bs_ant, num_subcarriers=system.num_subcarriers, **options)
+            codec.lmbda = resolved.lmbda
     except SimnetError as err:
         raise ConfigError(f"{where}: codec: {err}") from None
     except TypeError as err:
-        raise ConfigError(f"{where}: codec: bad arguments for codec {block.type!r}: {err}") from None
-    dims = (int(codec.num_bs_ant), int(codec.num_subcarriers))
-    if dims != (system.num_bs_ant, system.num_subcarriers):
-        raise ConfigError(f"{where}: codec: the codec works on {dims[0]} antennas x {dims[1]} subcarriers but "
-                          f"system has {system.num_bs_ant} x {system.num_subcarriers}; pick a matching checkpoint "
-                          f"or system")
+        raise ConfigError(f"{where}: codec: bad value for codec {codec_part.type!r}: {err}") from None
     codec.eval()
-    # the RD trade-off the codec was trained for: J = lmbda * NMSE + bits/dim in every table of the run
-    info["lmbda"] = float(getattr(codec, "checkpoint_meta", {}).get("lmbda", 1.0))
+    # the RD trade-off the codec was trained for: J = lmbda * NMSE + bits/dim in every table and in fine-tuning
+    info["lmbda"] = codec_lmbda(codec)
     return codec, info
-
-
-def resolve_checkpoint(name: str, where: str = "scenario", key: str = "codec.checkpoint") -> Path:
-    """``default``, a file name among the shipped checkpoints, or a path to a checkpoint file.
-
-    Raises:
-        ConfigError: ``"{where}: {key}: ..."`` (empty parts left out) with the shipped names when nothing
-            matches.
-    """
-    from simnet.codecs import default_checkpoint
-
-    shipped = default_checkpoint().parent
-    if name == "default":
-        return default_checkpoint()
-    for cand in (Path(name), shipped / name, shipped / f"{name}.pt"):
-        if cand.exists():  # a directory or unreadable file is named by load_codec, not reported as missing
-            return cand
-    known = ", ".join(sorted(p.stem for p in shipped.glob("*.pt")))
-    prefix = ": ".join(part for part in (where, key) if part)
-    raise ConfigError(f"{prefix}: {name!r} not found (give 'default', a shipped checkpoint: {known}, "
-                      f"or the path of a .pt file)")
 
 
 def _channels(source: Any, pos_m: np.ndarray, t_s: np.ndarray, cache_dir: Path | None) -> np.ndarray:
@@ -137,13 +123,8 @@ def build_world(scenario: Scenario, cache_dir: Path | None = None, progress: Pro
     source = build_source(scenario.channel, scenario.system, channel_seed, scenario.path)
     codec, codec_info = build_codec(scenario.codec, scenario.system, scenario.path)
 
-    report_spacing = ues.report_spacing_m or ues.sample_spacing_m
-    ratio = report_spacing / ues.sample_spacing_m
-    report_every = int(round(ratio))
-    if report_every < 1 or abs(ratio - report_every) > 1e-4 * ratio:
-        raise ConfigError(f"{scenario.path}: ues.report_spacing_m: value {report_spacing} must be a whole multiple "
-                          f"of ues.sample_spacing_m = {ues.sample_spacing_m}")
-    report_period_s = report_spacing / ues.speed_mps
+    report_every = check_report_spacing(Ctx(scenario.path), ues)  # checked at load: here only computed
+    report_period_s = (ues.report_spacing_m or ues.sample_spacing_m) / ues.speed_mps
     tracks = source.tracks(ues.count)
     check_tracks(scenario, tracks)  # track_length_m within the routes, and a run size that fits
     samples: list[TrackSamples] = []

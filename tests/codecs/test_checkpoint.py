@@ -142,7 +142,7 @@ def test_a_shipped_checkpoint_that_differs_from_its_listed_sha256_is_refused(
 
 
 def test_a_directory_or_text_file_as_checkpoint_gets_one_line_naming_it(tmp_path: Path) -> None:
-    from simnet.sim.world import resolve_checkpoint
+    from simnet.codecs.checkpoint import resolve_checkpoint
 
     folder = tmp_path / "ckpt.pt"
     folder.mkdir()
@@ -156,9 +156,10 @@ def test_a_directory_or_text_file_as_checkpoint_gets_one_line_naming_it(tmp_path
 
 
 def test_the_checkpoint_sha256_reaches_the_codec_info() -> None:
-    from simnet.config import Block, SystemConfig
+    from simnet.config import load_scenario
     from simnet.sim.world import build_codec
+    from tests.paths import ROOT
 
-    system = SystemConfig(num_subcarriers=64, bs_array=(8, 8))
-    _, info = build_codec(Block("rd-cnn", (("checkpoint", "default"),)), system)
+    sc = load_scenario(ROOT / "scenarios" / "smoke.yaml")  # codec: {type: rd-cnn, checkpoint: default}
+    _, info = build_codec(sc.codec, sc.system)
     assert info["checkpoint_sha256"] == shipped_sha256()[default_checkpoint().name]

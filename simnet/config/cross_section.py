@@ -1,0 +1,132 @@
+"""Facts that join two sections, settled once at load time: the grid (``system`` vs the channel preset), the
+codec (its checkpoint vs ``system``, its lambda) and the report spacing (``ues``).
+
+The rule for ``system`` and a channel preset (a geometric preset brings its own carrier, bandwidth, subcarriers
+and array): a key that ``system`` sets wins, except ``carrier_hz``, which must agree with the preset's (its
+scene and 38.901 parameters are for that carrier, so a disagreement is one error naming both keys); a key that
+``system`` leaves out is the preset's. Sources without a preset take ``system`` as it is (defaults included).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+from pathlib import Path
+from typing import Any
+
+from simnet.config.fields import Ctx
+from simnet.config.parts import CODEC_BLOCK_OPTIONS, PartConfig
+from simnet.errors import SimnetError
+
+STRICT_GRID_KEYS = ("carrier_hz",)
+"""Keys of the preset's grid that ``system`` may not change (it may change the others)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CodecResolved:
+    """What the loader worked out about the scenario's codec.
+
+    Attributes:
+        checkpoint_path: the checkpoint file to load, or None (the codec is built from its options).
+        lmbda: the RD weight (J = lmbda * NMSE + bits/dim) of the tables, the ranking and fine-tuning.
+    """
+
+    checkpoint_path: Path | None
+    lmbda: float
+
+
+def resolve_system(ctx: Ctx, system: Any, given: dict[str, Any], channel: PartConfig, registry: Any) -> Any:
+    """``system`` with the channel preset's grid filled in where ``given`` (the file's keys) leaves it out.
+
+    Raises:
+        ConfigError: unknown preset, or ``system.carrier_hz`` disagreeing with the preset's carrier.
+    """
+    grid_of = getattr(registry.get(channel.type), "preset_grid", None)
+    if grid_of is None:
+        return system
+    try:
+        grid = grid_of(channel.options)
+    except SimnetError as err:
+        raise ctx.error("channel.preset", str(err)) from None
+    preset = channel.get("preset")
+    fill: dict[str, Any] = {}
+    for key, preset_value in grid.items():
+        if key not in given:
+            fill[key] = preset_value
+        elif key in STRICT_GRID_KEYS and not math.isclose(float(given[key]), float(preset_value), rel_tol=1e-9):
+            raise ctx.error(f"system.{key}", f"{float(given[key]):g} disagrees with channel.preset {preset!r}, "
+                                             f"which is made for {key} = {preset_value:g}; set "
+                                             f"system.{key}={preset_value:g} or leave it out to take the preset's")
+    return dataclasses.replace(system, **fill) if fill else system
+
+
+def resolve_codec(ctx: Ctx, codec: PartConfig, system: Any, registry: Any) -> PartConfig:
+    """Check the codec block against ``system`` and its checkpoint (read, not built) and settle its lambda.
+
+    Returns:
+        ``codec`` with ``resolved`` set to a :class:`CodecResolved`.
+
+    A codebook (``trainable = False``: no weights, built in about a millisecond) is built once here, so that its
+    constructor's checks against ``system`` (ports for L beams, subband size) fail at load time too.
+
+    Raises:
+        ConfigError: missing or corrupt checkpoint, a checkpoint of another codec type or grid, constructor
+            options beside a checkpoint, a ``lmbda`` that disagrees with the checkpoint's, or a codebook that
+            does not fit ``system``.
+    """
+    from simnet.codecs.checkpoint import checkpoint_header, resolve_checkpoint, resolve_lmbda
+
+    name, lmbda = codec.get("checkpoint"), codec.get("lmbda")
+    if name is None:
+        factory = registry.get(codec.type)
+        if not getattr(factory, "trainable", True):  # a codebook has no weights: its constructor is its check
+            options = {k: v for k, v in codec.kw().items() if k not in CODEC_BLOCK_OPTIONS}
+            options.setdefault("bs_array", tuple(system.bs_array))
+            try:
+                factory(num_bs_ant=system.num_bs_ant, num_subcarriers=system.num_subcarriers, **options)
+            except SimnetError as err:
+                raise ctx.error("codec", str(err)) from None
+        return dataclasses.replace(codec, resolved=CodecResolved(None, resolve_lmbda(None, lmbda)))
+    fixed = [k for k in codec.given if k not in CODEC_BLOCK_OPTIONS]
+    if fixed:
+        raise ctx.error(f"codec.{fixed[0]}", "is fixed by codec.checkpoint (the checkpoint holds the codec's "
+                                             "options); remove it or drop the checkpoint")
+    path = resolve_checkpoint(str(name), ctx.path)
+    try:
+        header = checkpoint_header(path)
+    except SimnetError as err:
+        raise ctx.error("codec.checkpoint", str(err)) from None
+    if header["type"] != codec.type:
+        raise ctx.error("codec.type", f"{codec.type!r} but codec.checkpoint {str(name)!r} holds a "
+                                      f"{header['type']!r} codec; set codec.type: {header['type']}")
+    params = inspect.signature(registry.get(codec.type).__init__).parameters
+    dims = tuple(int(header["config"].get(k, params[k].default)) for k in ("num_bs_ant", "num_subcarriers"))
+    if dims != (system.num_bs_ant, system.num_subcarriers):
+        raise ctx.error("codec", f"the codec works on {dims[0]} antennas x {dims[1]} subcarriers but system has "
+                                 f"{system.num_bs_ant} x {system.num_subcarriers}; pick a matching checkpoint "
+                                 f"or system")
+    resolved = resolve_lmbda(header["meta"], lmbda)
+    if lmbda is not None and not math.isclose(lmbda, resolved, rel_tol=1e-9):
+        raise ctx.error("codec.lmbda", f"{lmbda:g} disagrees with the lambda {resolved:g} that checkpoint "
+                                       f"{str(name)!r} was trained for; remove codec.lmbda")
+    return dataclasses.replace(codec, resolved=CodecResolved(path, resolved))
+
+
+def check_report_spacing(ctx: Ctx, ues: Any) -> int:
+    """Samples per report: ``ues.report_spacing_m`` (default the sample spacing) over ``ues.sample_spacing_m``.
+
+    Raises:
+        ConfigError: the report spacing is not a whole multiple of the sample spacing.
+    """
+    report_spacing = ues.report_spacing_m or ues.sample_spacing_m
+    ratio = report_spacing / ues.sample_spacing_m
+    report_every = int(round(ratio))
+    if report_every < 1 or abs(ratio - report_every) > 1e-4 * ratio:
+        raise ctx.error("ues.report_spacing_m", f"value {report_spacing} must be a whole multiple of "
+                                                f"ues.sample_spacing_m = {ues.sample_spacing_m}")
+    return report_every
+
+
+__all__ = ["CodecResolved", "STRICT_GRID_KEYS", "check_report_spacing", "resolve_codec",
+           "resolve_system"]
