@@ -34,7 +34,6 @@ TRANSLATION_DEFAULTS: dict[str, Any] = {"lr": 1e-3, "t": 0.005, "sigma_slab": 0.
 """Translation-module defaults (``FinetuneConfig.from_kwargs`` keywords): its conv weights diverge at the
 full-model lr (3e-2: +42 dB NMSE measured) and their updates at lr 1e-3 are far below the full-model t."""
 
-DEFAULT_LMBDA = 16.0
 """lambda when neither the scenario nor the codec (``lmbda`` / checkpoint metadata) gives one."""
 
 
@@ -46,8 +45,9 @@ class FinetuneConfig:
         steps: optimizer steps (mini-batches).
         batch_size: samples per mini-batch (capped at the window size).
         lr: Adam learning rate.
-        lmbda: distortion weight lambda; None takes the codec's ``lmbda`` attribute or its checkpoint's
-            ``lmbda`` metadata (the pretraining lambda), else ``DEFAULT_LMBDA``.
+        lmbda: distortion weight lambda; None takes the codec's own (``simnet.codecs.codec_lmbda``: its
+            checkpoint's training lambda, else the codec block's ``lmbda``, else ``simnet.codecs.DEFAULT_LMBDA``),
+            the same lambda the run's tables rank by.
         beta: weight of the update rate in eq. 21.
         regularize: include ``beta * R_update`` in the loss (the Fig. 8b ablation switches it off).
         coding: update quantizer and prior.
