@@ -9,6 +9,7 @@ Used by :func:`simnet.pipeline.run_scenario` (one run) and :mod:`simnet.study` (
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Mapping, Sequence
 from contextlib import AbstractContextManager, closing, nullcontext
 from pathlib import Path
@@ -96,7 +97,13 @@ def _run(world: Any, todo: tuple[PolicySpec, ...], workers: int, make: Callable[
 
 
 def _summarized(world: Any, spec: PolicySpec, rec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    return summarize(spec.label, spec.type, spec.kw(), rec, num_dims(world)), rec
+    return summarize(spec.label, spec.type, learning_interval_m(spec), rec, num_dims(world)), rec
+
+
+def learning_interval_m(spec: PolicySpec) -> float:
+    """The variant's fine-tuning interval as its policy reports it (NaN for a test double without a config)."""
+    config = spec.config
+    return float(config.learning_interval_m()) if config is not None else math.nan
 
 
 def partial_report(out: Path, labels: Sequence[str], lmbda: float, status: str) -> None:

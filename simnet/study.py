@@ -103,8 +103,13 @@ NEVER_AT = 2.0
 
 
 def candidates(df: pd.DataFrame) -> pd.DataFrame:
-    """The rows that compete for the optimal interval: ``never`` (interval = inf) and every swept interval."""
-    cand = df[(df.policy == "never") | np.isfinite(df.interval_m)].copy()
+    """The rows that compete for the optimal interval: ``never`` (interval = inf) and every swept interval.
+
+    A ``drift`` variant's ``interval_m`` (drift-shadow's 2 m learning cadence) is not a schedule of sent
+    updates, so drift variants never compete here.
+    """
+    fixed = np.isfinite(df.interval_m) & (df.policy != "drift")
+    cand = df[(df.policy == "never") | fixed].copy()
     cand.loc[cand.policy == "never", "interval_m"] = np.inf
     return cand
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 from datetime import UTC, datetime
@@ -120,8 +121,12 @@ def _db(x: float) -> float:
     return float(10.0 * np.log10(max(x, 1e-30))) if np.isfinite(x) else float("nan")
 
 
-def summarize(label: str, policy: str, kwargs: dict[str, Any], rec: dict[str, Any], num_dims: int) -> dict[str, Any]:
+def summarize(label: str, policy: str, interval_m: float, rec: dict[str, Any], num_dims: int) -> dict[str, Any]:
     """One summary row for one policy variant.
+
+    ``interval_m`` is the distance between the policy's fine-tunes as the policy reports it
+    (``learning_interval_m()``: a fixed schedule's interval, drift-shadow's 2 m learning cadence); NaN for a
+    policy that never learns or whose channel decides when.
 
     Rates are per report (all UEs pooled) and per real CSI dimension (``num_dims`` = 2 * A * S); update
     bits are spread over all reports of the run. ``nmse_db`` is at time of use (downlink slots, so
@@ -138,11 +143,10 @@ def summarize(label: str, policy: str, kwargs: dict[str, Any], rec: dict[str, An
     latent = float(csi.bits.mean()) if num_reports else float("nan")
     update = float(upd.bits.sum()) / num_reports if num_reports else float("nan")
     delivered = packets[np.isfinite(packets.t_deliver_s)]
-    interval = kwargs.get("interval_m", float("nan"))
     return {
         "policy": policy,
         "variant": label,
-        "interval_m": float(interval) if isinstance(interval, (int, float)) else float("nan"),
+        "interval_m": float(interval_m) if math.isfinite(interval_m) else float("nan"),
         "num_reports": num_reports,
         "latent_bits_per_report": latent,
         "update_bits_per_report": update,
