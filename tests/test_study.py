@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from simnet.analysis.congestion import CRITERIA, candidates, optimal_intervals, ue_stderr
 from simnet.config import load_scenario
 from simnet.errors import ConfigError
 from simnet.sim.engine import run_variant
 from simnet.sim.world import build_world
-from simnet.study import CRITERIA, candidates, main, optimal_intervals, ue_stderr
+from simnet.study import main
 from tests.paths import TINY
 
 # rd-cnn on a 2 x 2 array, 8 subcarriers: real coded updates at a fraction of a second each

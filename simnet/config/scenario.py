@@ -10,11 +10,8 @@ output is written.
 
 from __future__ import annotations
 
-import copy
-import itertools
 from collections.abc import Mapping
 from dataclasses import field, fields, is_dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,9 +28,10 @@ from simnet.config.file import (
     resolve_file,
 )
 from simnet.config.parts import PartConfig, parse_part
+from simnet.config.policy_specs import Block, PolicySpec, parse_policy_specs
 from simnet.config.run_budget import check_at_load, note_cost
-from simnet.config.strict_yaml import clip, quote
-from simnet.errors import ConfigError, SimnetError
+from simnet.config.strict_yaml import quote
+from simnet.errors import ConfigError
 
 __all__ = ["Block", "Ctx", "DownlinkConfig", "OutputConfig", "PartConfig", "PolicySpec", "Scenario", "SystemConfig",
            "UEConfig", "UplinkConfig", "is_experiment_file", "load_scenario", "parse_overrides", "parse_section",
@@ -99,41 +97,6 @@ class OutputConfig:
 
 
 @dataclass(frozen=True)
-class Block:
-    """A swappable part: registry ``type`` plus its keyword arguments (a frozen sorted tuple of items)."""
-
-    type: str
-    kwargs: tuple[tuple[str, Any], ...] = ()
-
-    def kw(self) -> dict[str, Any]:
-        return {k: copy.deepcopy(v) for k, v in self.kwargs}
-
-
-@dataclass(frozen=True)
-class PolicySpec:
-    """One policy variant of the scenario (a sweep expands to several).
-
-    ``kwargs`` are the keywords as the scenario gave them (for the manifest and the tables); ``config`` is
-    the policy's validated config built from them once (``load_scenario`` builds it at load time); the
-    policy is ``POLICIES.get(type)(config)``.
-    """
-
-    label: str
-    type: str
-    kwargs: tuple[tuple[str, Any], ...] = ()
-
-    def kw(self) -> dict[str, Any]:
-        return {k: copy.deepcopy(v) for k, v in self.kwargs}
-
-    @cached_property
-    def config(self) -> Any:
-        """The policy's frozen config (``policies.build_config``), built on first use, then kept."""
-        from policies import build_config
-
-        return build_config(self.type, self.kw())
-
-
-@dataclass(frozen=True)
 class Scenario:
     """A whole scenario, resolved and validated.
 
@@ -161,93 +124,6 @@ _SECTIONS: dict[str, Any] = {
     "downlink": DownlinkConfig,
     "output": OutputConfig,
 }
-
-def _freeze(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return tuple(sorted((str(k), _freeze(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_freeze(v) for v in value)
-    return value
-
-
-MAX_VARIANTS = 1000
-"""Most policy variants a scenario may expand to (each one is a full simulation run)."""
-
-
-def _parse_block(ctx: Ctx, name: str, raw: Any, registry: Any) -> Block:
-    if not isinstance(raw, Mapping):
-        raise ctx.error(name, f"must be a mapping with a 'type' key, got {quote(raw)}")
-    if "type" not in raw:
-        raise ctx.error(f"{name}.type", f"missing (known: {', '.join(registry.names())})")
-    typ = raw["type"]
-    if not isinstance(typ, str):
-        raise ctx.error(f"{name}.type", f"must be a name, got {quote(typ)} (known: {', '.join(registry.names())})")
-    if typ not in registry:
-        raise ctx.error(f"{name}.type", registry.unknown_message(clip(typ, 60)))
-    kwargs = {k: v for k, v in raw.items() if k != "type"}
-    for key in kwargs:
-        if not isinstance(key, str):
-            raise ctx.error(name, f"keyword {quote(key, 60)} must be a name")
-    return Block(type=typ, kwargs=tuple(sorted(kwargs.items())))
-
-
-def _check_sweep(ctx: Ctx, key: str, sweep: Any) -> None:
-    if not isinstance(sweep, Mapping) or not all(isinstance(v, list) and v for v in sweep.values()):
-        raise ctx.error(f"{key}.sweep", f"must map keyword names to non-empty lists, got {quote(sweep)}")
-    if not all(isinstance(k, str) for k in sweep):
-        raise ctx.error(f"{key}.sweep", f"keyword names must be strings, got {quote(list(sweep))}")
-    num = 1
-    for values in sweep.values():
-        num *= len(values)
-    if num > MAX_VARIANTS:
-        raise ctx.error(f"{key}.sweep", f"expands to {num:,} variants, more than {MAX_VARIANTS:,}: sweep fewer "
-                                        "values or split the study into several scenarios")
-
-
-def _policy_specs(ctx: Ctx, raw: Any, registry: Any) -> tuple[PolicySpec, ...]:
-    """The policy variants of a scenario, each with its config validated once (presets expanded, sweeps run)."""
-    from policies.presets import expand_preset
-
-    if not isinstance(raw, list) or not raw:
-        raise ctx.error("policies", f"must be a non-empty list of {{type: ..., ...}} blocks, got {quote(raw)}")
-    specs: list[PolicySpec] = []
-    for i, item in enumerate(raw):
-        key = f"policies[{i}]"
-        if not isinstance(item, Mapping):
-            raise ctx.error(key, f"must be a mapping with a 'type' key, got {quote(item)}")
-        try:
-            item = expand_preset(item)
-        except ConfigError as err:
-            raise ctx.error(f"{key}.preset", str(err)) from None
-        sweep = item.pop("sweep", None) or {}
-        label = item.pop("label", None)
-        if label is not None and (not isinstance(label, str) or not 0 < len(label) <= 100):
-            raise ctx.error(f"{key}.label", f"value {quote(label)} is invalid (allowed: a string of 1 to 100 "
-                                            "characters)")
-        block = _parse_block(ctx, key, item, registry)
-        _check_sweep(ctx, key, sweep)
-        names = sorted(sweep)
-        for combo in itertools.product(*(sweep[n] for n in names)):
-            kwargs = block.kw()
-            kwargs.update(dict(zip(names, combo)))
-            suffix = ",".join(f"{n}={v}" for n, v in zip(names, combo))
-            lab = str(label or block.type) + (f"[{suffix}]" if suffix else "")
-            spec = PolicySpec(label=lab, type=block.type, kwargs=tuple(sorted(kwargs.items())))
-            try:
-                spec.config  # noqa: B018  (validated here, once per variant; the spec keeps it)
-            except SimnetError as err:
-                raise ctx.error(key, clip(str(err), 400)) from None
-            except (TypeError, ValueError) as err:
-                raise ctx.error(key, f"bad arguments for policy {block.type!r}: {clip(str(err))}") from None
-            if len(specs) >= MAX_VARIANTS:
-                raise ctx.error("policies", f"the policies expand to more than {MAX_VARIANTS:,} variants")
-            specs.append(spec)
-    labels = [s.label for s in specs]
-    dup = sorted({x for x in labels if labels.count(x) > 1})
-    if dup:
-        raise ctx.error("policies", f"duplicate policy labels {dup}: give each a distinct 'label:'")
-    return tuple(specs)
-
 
 def registries() -> tuple[Any, Any, Any]:
     """The channel, codec and policy registries, with every built-in part registered."""
@@ -295,7 +171,7 @@ def scenario_from_mapping(mapping: Mapping[str, Any], path: str | Path, seed: in
     system = resolve_system(ctx, sections["system"], dict(raw.get("system") or {}), channel, chan_reg)
     codec = resolve_codec(ctx, parse_part(ctx, "codec", raw["codec"], codec_reg), system, codec_reg)
     check_report_spacing(ctx, sections["ues"])
-    policy_specs = _policy_specs(ctx, raw["policies"], policy_reg)
+    policy_specs = parse_policy_specs(ctx, raw["policies"], policy_reg)
     if not getattr(codec_reg.get(codec.type), "trainable", True):
         moving = [s.label for s in policy_specs if s.type != "never"]
         if moving:
