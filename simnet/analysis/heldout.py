@@ -97,7 +97,7 @@ def run_lmbda(run_dir: Path, manifest: dict[str, Any] | None = None) -> float:
     """lambda of the codec a run used, as its manifest records it (the one its report.md scored with); the
     folder's manifest is read unless ``manifest`` is given."""
     if manifest is None:
-        from simnet.pipeline import read_run
+        from simnet.analysis.run_folder import read_run
 
         manifest = dict(read_run(run_dir).manifest)
     try:
@@ -114,7 +114,7 @@ def collect(run_dirs: list[Path], lmbda: float | None = None, adaptive: tuple[st
 
     ``tuning``: a run whose best fixed interval is scored on every run as well (``tuned_J``).
     """
-    from simnet.pipeline import RunResult, read_run
+    from simnet.analysis.run_folder import RunResult, read_run
 
     def lm_of(run: RunResult) -> float:
         return run_lmbda(run.out, dict(run.manifest)) if lmbda is None else lmbda
