@@ -156,7 +156,7 @@ def run_scenario(scenario: Scenario | str | Path, *, out: str | Path | None = No
                           "pass --overwrite to start over")
     with progress.channels() if progress is not None else nullcontext(None) as channel_progress:
         world = build_world(scenario, cache_dir=cache_dir, progress=channel_progress)  # its errors leave no folder
-    prepare_run_dir(out_arg, scenario.name, scenario.output.dir, overwrite, RUN_FILES + RUN_FIGURES, resume)
+    prepare_run_dir(str(folder), scenario.name, scenario.output.dir, overwrite, RUN_FILES + RUN_FIGURES, resume)
     manifest: dict[str, Any] = {
         "scenario": to_dict(scenario), "scenario_file": scenario.path,
         "seed": scenario.seed, "quick": bool(quick), "overrides": list(overrides),

@@ -96,3 +96,15 @@ def test_an_experiment_runs_through_the_same_pipeline(tmp_path: Path):
     with pytest.raises(ConfigError, match="is a scenario file"):
         run_experiment(TINY, out=tmp_path / "wrong")
     assert not (tmp_path / "wrong").exists()
+
+
+def test_without_out_the_run_lands_in_output_dir_under_a_timestamped_name(tmp_path: Path):
+    """The default main job gives no --out: the folder is named once, created, and holds the whole run."""
+    base = tmp_path / "results"
+    code = run_sim_main([str(TINY), "--quiet", "--workers", "1", "--cache-dir", str(tmp_path / "cache"),
+                         "--set", f"output.dir={base}"])
+    assert code == 0
+    (run,) = list(base.iterdir())
+    assert run.name.startswith("tiny-")
+    assert json.loads((run / "manifest.json").read_text())["status"] == "complete"
+    assert (run / "summary.csv").is_file()
