@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from simnet.config.strict_yaml import kind_name, quote
+from simnet.config.strict_yaml import clip, kind_name, quote
 from simnet.errors import ConfigError
 
 
@@ -125,3 +125,26 @@ def parse_section(ctx: Ctx, name: str, cls: Any, raw: Any) -> Any:
             raise ctx.error(f"{name}.{f.name}", f"value {value!r} is out of range "
                                                 f"(allowed: {range_text(f.metadata)})")
     return obj
+
+
+def typed_block(ctx: Ctx, name: str, raw: Any, registry: Any) -> tuple[str, dict[str, Any]]:
+    """A ``type:`` plus keywords block checked against ``registry``: (its type, its other keywords).
+
+    Raises:
+        ConfigError: ``"{file}: {name}...: ..."`` for a block that is not a mapping, a missing, non-string or
+            unknown type (with the known names and a did-you-mean), or a keyword that is not a string.
+    """
+    if not isinstance(raw, Mapping):
+        raise ctx.error(name, f"must be a mapping with a 'type' key, got {quote(raw)}")
+    if "type" not in raw:
+        raise ctx.error(f"{name}.type", f"missing (known: {', '.join(registry.names())})")
+    typ = raw["type"]
+    if not isinstance(typ, str):
+        raise ctx.error(f"{name}.type", f"must be a name, got {quote(typ)} (known: {', '.join(registry.names())})")
+    if typ not in registry:
+        raise ctx.error(f"{name}.type", registry.unknown_message(clip(typ, 60)))
+    options = {k: v for k, v in raw.items() if k != "type"}
+    for key in options:
+        if not isinstance(key, str):
+            raise ctx.error(name, f"keyword {quote(key, 60)} must be a name")
+    return typ, options

@@ -20,15 +20,13 @@ import copy
 import dataclasses
 import inspect
 import typing
-from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
 from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from simnet.config.fields import Ctx, parse_section
-from simnet.config.strict_yaml import clip, quote
+from simnet.config.fields import Ctx, parse_section, typed_block
 
 SYSTEM_OWNED = {
     "channel": ("carrier_hz", "bandwidth_hz", "num_subcarriers", "bs_array", "seed"),
@@ -115,19 +113,8 @@ def parse_part(ctx: Ctx, kind: str, raw: Any, registry: Any) -> PartConfig:
         ConfigError: ``"{file}: {kind}.{key}: ..."`` for a missing or unknown type, a keyword that ``system``
             sets, an unknown keyword (did-you-mean) or a value of the wrong type.
     """
-    if not isinstance(raw, Mapping):
-        raise ctx.error(kind, f"must be a mapping with a 'type' key, got {quote(raw)}")
-    if "type" not in raw:
-        raise ctx.error(f"{kind}.type", f"missing (known: {', '.join(registry.names())})")
-    typ = raw["type"]
-    if not isinstance(typ, str):
-        raise ctx.error(f"{kind}.type", f"must be a name, got {quote(typ)} (known: {', '.join(registry.names())})")
-    if typ not in registry:
-        raise ctx.error(f"{kind}.type", registry.unknown_message(clip(typ, 60)))
-    options = {k: v for k, v in raw.items() if k != "type"}
+    typ, options = typed_block(ctx, kind, raw, registry)
     for key in options:
-        if not isinstance(key, str):
-            raise ctx.error(kind, f"keyword {quote(key, 60)} must be a name")
         if key in SYSTEM_OWNED[kind]:
             if key == "seed":
                 raise ctx.error(f"{kind}.{key}", "is drawn from the scenario's seed; give seed: at the top instead")

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic.dataclasses import dataclass
 
-from simnet.config.fields import Ctx
+from simnet.config.fields import Ctx, typed_block
 from simnet.config.strict_yaml import clip, quote
 from simnet.errors import ConfigError, SimnetError
 
@@ -56,19 +56,7 @@ MAX_VARIANTS = 1000
 
 
 def parse_block(ctx: Ctx, name: str, raw: Any, registry: Any) -> Block:
-    if not isinstance(raw, Mapping):
-        raise ctx.error(name, f"must be a mapping with a 'type' key, got {quote(raw)}")
-    if "type" not in raw:
-        raise ctx.error(f"{name}.type", f"missing (known: {', '.join(registry.names())})")
-    typ = raw["type"]
-    if not isinstance(typ, str):
-        raise ctx.error(f"{name}.type", f"must be a name, got {quote(typ)} (known: {', '.join(registry.names())})")
-    if typ not in registry:
-        raise ctx.error(f"{name}.type", registry.unknown_message(clip(typ, 60)))
-    kwargs = {k: v for k, v in raw.items() if k != "type"}
-    for key in kwargs:
-        if not isinstance(key, str):
-            raise ctx.error(name, f"keyword {quote(key, 60)} must be a name")
+    typ, kwargs = typed_block(ctx, name, raw, registry)
     return Block(type=typ, kwargs=tuple(sorted(kwargs.items())))
 
 
