@@ -1,9 +1,9 @@
-"""Encode time per report of eType II selection vs the shipped rd-cnn, in one run -> benchmarks/results/codebooks.json.
+"""Encode time per report of eType II selection vs the shipped learned-transform -> benchmarks/results/codebooks.json.
 
 Both codecs encode the same o1_like held-out channels (default 8x8 array, 64 subcarriers) one report per call,
 the simulator's calling pattern (``compress(h[i:i+1])``), on ``--threads`` torch threads; the eType II time
 is the whole UE side (subband eigenvectors, beam and tap selection, quantization, bit packing). Also the
-batched call (``compress(h)``) per report. ``ratio`` = eType II time / rd-cnn time.
+batched call (``compress(h)``) per report. ``ratio`` = eType II time / learned-transform time.
 
     python benchmarks/bench_codebooks.py [--num-reports 64] [--threads 2]
 """
@@ -55,19 +55,19 @@ def main() -> int:
 
     h = sample_channels("o1_like", args.num_reports, seed=12345, split="test")
     neural = load_codec(default_checkpoint()).eval()
-    results: dict[str, Any] = {"rd-cnn (default checkpoint)": timings(neural, h, args.min_s)}
+    results: dict[str, Any] = {"learned-transform (default checkpoint)": timings(neural, h, args.min_s)}
     for pc in (1, 4, 8):
         codec = CODECS.make("etype2", num_bs_ant=h.shape[1], num_subcarriers=h.shape[2], bs_array=(8, 8),
                             param_combination=pc)
         results[f"etype2 pc{pc}"] = timings(codec, h, args.min_s)
-    ref = results["rd-cnn (default checkpoint)"]["encode_s_per_report"]
+    ref = results["learned-transform (default checkpoint)"]["encode_s_per_report"]
     for row in results.values():
-        row["ratio_to_rd_cnn"] = row["encode_s_per_report"] / ref
+        row["ratio_to_learned_transform"] = row["encode_s_per_report"] / ref
     out = {"num_reports": args.num_reports, "threads": args.threads, "channels": "o1_like test split, 8x8, 64 sc",
            "codecs": results, "versions": package_versions()}
     write_json(args.out, out)
     for key, row in results.items():
-        print(f"{key:<28} {1e3 * row['encode_s_per_report']:8.2f} ms/report  x{row['ratio_to_rd_cnn']:.2f}  "
+        print(f"{key:<28} {1e3 * row['encode_s_per_report']:8.2f} ms/report  x{row['ratio_to_learned_transform']:.2f}  "
               f"{row['bits_per_report']:.0f} bits")
     return 0
 

@@ -1,4 +1,4 @@
-"""Compute and throughput of rd-cnn vs rd-cnn-paper, measured in one run -> benchmarks/results/codecs.json.
+"""Compute and throughput of learned-transform vs rd-cnn-paper, measured in one run -> benchmarks/results/codecs.json.
 
 FLOPs are counted by simnet.experiments.count_flops (torch FlopCounterMode) on one 64x64 report through the
 encoder and decoder networks (multiply and add counted separately; range coding not included). Throughputs, all on
@@ -72,13 +72,13 @@ def main() -> None:
     from simnet.learning.pretrain import sample_channels
 
     h = sample_channels("o1_like", args.batch, seed=99, split="test")
-    codecs = {"rd-cnn": load_codec(default_checkpoint()), "rd-cnn-paper": CODECS.make("rd-cnn-paper").eval()}
+    codecs = {"learned-transform": load_codec(default_checkpoint()), "rd-cnn-paper": CODECS.make("rd-cnn-paper").eval()}
     result: dict = {"torch_threads": torch.get_num_threads(), "batch": args.batch, "codecs": {}}
     for name, codec in codecs.items():
         num_params = sum(p.numel() for p in codec.parameters())
         names = set(codec.decoder_parameter_names())
         num_decoder = sum(p.numel() for n, p in codec.named_parameters() if n in names)
-        batch = h if name == "rd-cnn" else h[: max(8, args.batch // 8)]  # the paper codec is ~100x slower
+        batch = h if name == "learned-transform" else h[: max(8, args.batch // 8)]  # the paper codec is ~100x slower
         result["codecs"][name] = {
             "flops_per_report": count_flops(codec),
             "num_params": num_params,
@@ -87,7 +87,7 @@ def main() -> None:
             "throughput_batch": len(batch),
         }
     base = result["codecs"]["rd-cnn-paper"]
-    mine = result["codecs"]["rd-cnn"]
+    mine = result["codecs"]["learned-transform"]
     result["ratios_vs_paper"] = {
         "flops": mine["flops_per_report"] / base["flops_per_report"],
         "params": mine["num_params"] / base["num_params"],
@@ -106,7 +106,7 @@ def main() -> None:
         rd = {}
         for name in codecs:
             codec = CODECS.make(name)
-            train_codec(codec, h_tr, h_va, 4.0, max_epochs=1000, lr=1e-2 if name == "rd-cnn" else 1e-3,
+            train_codec(codec, h_tr, h_va, 4.0, max_epochs=1000, lr=1e-2 if name == "learned-transform" else 1e-3,
                         time_budget_s=args.rd_budget_s, progress=False)
             path = Path("/tmp") / f"bench_{name}.pt"
             from simnet.codecs import save_codec

@@ -5,7 +5,7 @@
 Channels: consecutive samples of the quadriga_track preset from ``--start-m``; the fine-tune window is the
 first ``--window`` (250) samples, the evaluation reports the next ``--num-eval`` (350), never trained on.
 
-1. Wall time of a full-model fine-tune (default ``FinetuneConfig``) of the default rd-cnn checkpoint on
+1. Wall time of a full-model fine-tune (default ``FinetuneConfig``) of the default learned-transform checkpoint on
    100 and 250 samples, 1 torch thread, after one warm-up call (the first backward pass of a process pays
    a one-off start-up cost, reported separately), with update bits and non-zero count.
 2. Ablation (paper 000, Fig. 8/9): prior in {spike-and-slab, gaussian, uniform} x regularize in
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from simnet.codecs import RDCNN, default_checkpoint, load_codec, shipped_checkpoints
+from simnet.codecs import LearnedTransformCodec, default_checkpoint, load_codec, shipped_checkpoints
 from simnet.experiments import EXPERIMENTS, RunContext, stream_rd, track_channels
 from simnet.files import write_json
 from simnet.learning.finetune import FinetuneConfig
@@ -52,13 +52,13 @@ def main() -> None:
     ckpt = default_checkpoint()
     if not ckpt.is_file() and shipped_checkpoints():
         ckpt = shipped_checkpoints()[-1]
-    codec = load_codec(ckpt) if ckpt.is_file() else RDCNN(64, 64).eval()
+    codec = load_codec(ckpt) if ckpt.is_file() else LearnedTransformCodec(64, 64).eval()
     t0 = time.perf_counter()
     h = track_channels("quadriga_track", args.window + args.num_eval, args.start_m)
     h_eval = h[args.window:]
     win = h[:args.window]
     report: dict[str, Any] = {
-        "codec": str(ckpt.name) if ckpt.is_file() else "rd-cnn (random init: no shipped checkpoint found)",
+        "codec": str(ckpt.name) if ckpt.is_file() else "learned-transform (random init: no shipped checkpoint found)",
         "channels": (f"geometric/quadriga_track, {args.window + args.num_eval} samples from {args.start_m} m: "
                      f"window {args.window}, evaluation {args.num_eval}"),
         "channel_time_s": time.perf_counter() - t0,

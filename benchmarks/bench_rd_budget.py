@@ -1,4 +1,4 @@
-"""RD of rd-cnn vs rd-cnn-paper at an equal wall-clock training budget -> benchmarks/results/rd_budget.json.
+"""RD of learned-transform vs rd-cnn-paper at an equal wall-clock training budget -> benchmarks/results/rd_budget.json.
 
 Both codecs are trained from scratch on the same o1_like training samples, for the same wall-clock budget
 per lambda (Adam, torch on ``--threads`` threads, one training process at a time), and evaluated on the
@@ -31,7 +31,7 @@ from simnet.experiments import count_flops
 from simnet.files import write_json
 
 OUT = Path(__file__).parent / "results" / "rd_budget.json"
-CODEC_NAMES = ("rd-cnn", "rd-cnn-paper")
+CODEC_NAMES = ("learned-transform", "rd-cnn-paper")
 
 
 def train_budget(
@@ -112,17 +112,18 @@ def verdict(lmbda: float, mine: dict[str, Any], paper: dict[str, Any]) -> str:
     """Plain statement of which codec wins at one lambda (dominance in bits/dim and NMSE)."""
     r1, d1 = mine["bits_per_dim_real"], mine["nmse_db"]
     r0, d0 = paper["bits_per_dim_real"], paper["nmse_db"]
-    head = f"lambda={lmbda:g}: rd-cnn {r1:.4f} bits/dim at {d1:.2f} dB, rd-cnn-paper {r0:.4f} bits/dim at {d0:.2f} dB"
+    head = (f"lambda={lmbda:g}: learned-transform {r1:.4f} bits/dim at {d1:.2f} dB, "
+            f"rd-cnn-paper {r0:.4f} bits/dim at {d0:.2f} dB")
     if r1 <= r0 and d1 <= d0:
-        return head + " -> rd-cnn wins (fewer bits and lower NMSE)."
+        return head + " -> learned-transform wins (fewer bits and lower NMSE)."
     if r0 <= r1 and d0 <= d1:
         return head + " -> rd-cnn-paper wins (fewer bits and lower NMSE)."
     return head + " -> neither dominates (one has fewer bits, the other lower NMSE); see curve_comparison."
 
 
 def curve_comparison(points: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """Each paper point against the rd-cnn curve (linear in bits/dim between rd-cnn's points, if in range)."""
-    mine = sorted(points["rd-cnn"], key=lambda p: p["bits_per_dim_real"])
+    """Each paper point against the learned-transform curve (linear in bits/dim between its points, if in range)."""
+    mine = sorted(points["learned-transform"], key=lambda p: p["bits_per_dim_real"])
     rates = [p["bits_per_dim_real"] for p in mine]
     nmses = [p["nmse_db"] for p in mine]
     lines = []
@@ -130,20 +131,20 @@ def curve_comparison(points: dict[str, list[dict[str, Any]]]) -> list[str]:
         r, d = p["bits_per_dim_real"], p["nmse_db"]
         if rates[0] <= r <= rates[-1]:
             at = float(np.interp(r, rates, nmses))
-            who = "rd-cnn" if at <= d else "rd-cnn-paper"
+            who = "learned-transform" if at <= d else "rd-cnn-paper"
             lines.append(
-                f"paper lambda={p['lmbda']:g} ({r:.4f} bits/dim, {d:.2f} dB): rd-cnn curve at the same rate "
+                f"paper lambda={p['lmbda']:g} ({r:.4f} bits/dim, {d:.2f} dB): learned-transform curve at the same rate "
                 f"gives {at:.2f} dB -> {who} better at that rate"
             )
         elif r < rates[0] and d >= nmses[0]:
             lines.append(
-                f"paper lambda={p['lmbda']:g} ({r:.4f} bits/dim, {d:.2f} dB): below rd-cnn's lowest rate "
+                f"paper lambda={p['lmbda']:g} ({r:.4f} bits/dim, {d:.2f} dB): below learned-transform's lowest rate "
                 f"({rates[0]:.4f}) but also worse than its NMSE there ({nmses[0]:.2f} dB); not comparable"
-                " on the curve without a lower-rate rd-cnn point"
+                " on the curve without a lower-rate learned-transform point"
             )
         else:
             lines.append(
-                f"paper lambda={p['lmbda']:g} ({r:.4f} bits/dim, {d:.2f} dB): outside rd-cnn's rate range "
+                f"paper lambda={p['lmbda']:g} ({r:.4f} bits/dim, {d:.2f} dB): outside learned-transform's rate range "
                 f"[{rates[0]:.4f}, {rates[-1]:.4f}]"
             )
     return lines
@@ -158,8 +159,10 @@ def main() -> None:
     parser.add_argument("--num-val", type=int, default=200)
     parser.add_argument("--num-test", type=int, default=300)
     parser.add_argument("--val-every-s", type=float, default=60.0)
-    parser.add_argument("--batch", type=int, nargs=2, default=[64, 32], help="batch size: rd-cnn, rd-cnn-paper")
-    parser.add_argument("--lr", type=float, nargs=2, default=[1e-2, 1e-3], help="Adam lr: rd-cnn, rd-cnn-paper")
+    parser.add_argument("--batch", type=int, nargs=2, default=[64, 32],
+                        help="batch size: learned-transform, rd-cnn-paper")
+    parser.add_argument("--lr", type=float, nargs=2, default=[1e-2, 1e-3],
+                        help="Adam lr: learned-transform, rd-cnn-paper")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="torch device for training (evaluation is on the CPU)")
     parser.add_argument("--codecs", nargs="+", default=list(CODEC_NAMES), choices=CODEC_NAMES, help="codecs to train")
@@ -205,7 +208,7 @@ def main() -> None:
     by_lambda = {}
     for k, lmbda in enumerate(args.lambdas):
         if both:
-            by_lambda[f"{lmbda:g}"] = verdict(lmbda, points["rd-cnn"][k], points["rd-cnn-paper"][k])
+            by_lambda[f"{lmbda:g}"] = verdict(lmbda, points["learned-transform"][k], points["rd-cnn-paper"][k])
     table = [
         {
             "codec": r["codec"], "lmbda": r["lmbda"], "steps": r["steps"], "epochs": round(r["epochs"], 3),
@@ -232,7 +235,7 @@ def main() -> None:
         },  # fmt: skip
         "hyperparameters": hparams,
         "flops_per_report": flops,
-        "flops_ratio_rd_cnn_vs_paper": flops["rd-cnn"] / flops["rd-cnn-paper"] if both else None,
+        "flops_ratio_learned_transform_vs_paper": flops["learned-transform"] / flops["rd-cnn-paper"] if both else None,
         "num_params": params,
         "table": table,
         "verdict_by_lambda": by_lambda,

@@ -1,6 +1,6 @@
 """What an undetected CSI report error costs, with and without the report CRC -> benchmarks/results/report_crc.json.
 
-The shipped default rd-cnn codec codes ``--num-reports`` held-out o1_like channels. For every report, every
+The shipped default learned-transform codec codes ``--num-reports`` held-out o1_like channels. For every report, every
 single-bit flip of its stream is decoded; a flip is *silent* when the decoder accepts it (its canonical
 re-encoding check, the only check without a CRC, does not fire). Then ``--num-random`` random byte strings of
 the real streams' lengths stand in for reports. With ``uplink.report_crc: nr`` (CRC11 for these payload

@@ -25,6 +25,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._renamed: dict[str, tuple[str, str]] = {}
 
     def register(self, name: str) -> Callable[[T], T]:
         def deco(obj: T) -> T:
@@ -35,12 +36,25 @@ class Registry(Generic[T]):
 
         return deco
 
+    def rename(self, old: str, new: str, why: str = "") -> None:
+        """Retire ``old``: asking for it names ``new`` in one line (``why`` says what changed), not a lookup."""
+        self._renamed[old] = (new, why)
+
+    def renamed(self, name: str) -> str | None:
+        """The current name of a retired ``name``, or None if it was never renamed."""
+        return self._renamed[name][0] if name in self._renamed else None
+
     def get(self, name: str) -> T:
         if name not in self._items:
             raise ConfigError(self.unknown_message(name))
         return self._items[name]
 
     def unknown_message(self, name: str) -> str:
+        """One line for a name that is not registered: the new name of a retired one, else the closest known."""
+        if name in self._renamed:
+            new, why = self._renamed[name]
+            because = f" ({why})" if why else ""
+            return f"{self.kind} {name!r} was renamed {new!r}{because}; write {new!r} instead"
         known = sorted(self._items)
         close = difflib.get_close_matches(str(name), known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""

@@ -113,6 +113,6 @@ def test_corrupt_checkpoint_is_one_clear_error(tmp_path: Path):
     bad.write_bytes(b"this is not a torch checkpoint")
     with pytest.raises(ConfigError) as info:  # at load time, before any folder or channel
         load_scenario(ROOT / "tests" / "data" / "tiny.yaml",
-                      overrides={"codec": {"type": "rd-cnn", "checkpoint": str(bad)}})
+                      overrides={"codec": {"type": "learned-transform", "checkpoint": str(bad)}})
     msg = str(info.value)
     assert "\n" not in msg and "codec.checkpoint: " in msg and "broken.pt' is not a checkpoint" in msg

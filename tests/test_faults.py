@@ -22,13 +22,13 @@ from simnet.analysis.results import PARQUET_TABLES
 from simnet.cli import main, run_sim_main
 from tests.paths import ROOT
 
-# rd-cnn on a 2 x 2 array, 8 subcarriers: three variants with real coded updates, a second or so each
+# learned-transform on a 2 x 2 array, 8 subcarriers: three variants with real coded updates, a second or so each
 THREE_VARIANTS = """name: faults
 seed: 4
 system: {carrier_hz: 3.5e9, bandwidth_hz: 20.0e6, num_subcarriers: 8, bs_array: [2, 2], snr_db: 10}
 channel: {type: geometric, preset: o2_dynamic_like}
 ues: {count: 2, speed_mps: 1.4, sample_spacing_m: 0.05, report_spacing_m: 0.05, track_length_m: 0.3, window_max: 4}
-codec: {type: rd-cnn, num_delay_taps: 4, num_precursor_taps: 1}
+codec: {type: learned-transform, num_delay_taps: 4, num_precursor_taps: 1}
 uplink: {rate_bps: 4.0e4, discipline: fifo}
 downlink: {slot_period_s: 0.02}
 policies:

@@ -38,8 +38,8 @@ def test_one_section_only(capsys: Any):
 
 
 def test_codec_sizes_at_the_default_grid(codecs: dict[str, Any]):
-    rd_cnn = codecs["rd-cnn"]
-    assert rd_cnn.num_params == 61_440 and rd_cnn.mflops_per_report == pytest.approx(5.24288)
+    learned_transform = codecs["learned-transform"]
+    assert learned_transform.num_params == 61_440 and learned_transform.mflops_per_report == pytest.approx(5.24288)
     assert codecs["rd-cnn-paper"].num_params == 217_946  # the paper's "about 218 K parameters at 64 x 64"
     assert codecs["rd-cnn-paper"].mflops_per_report == pytest.approx(1109.1968)
     for codebook in ("type1", "etype2", "raw"):
@@ -50,13 +50,14 @@ def test_shipped_checkpoints_belong_to_their_codec(codecs: dict[str, Any]):
     from simnet.codecs import shipped_checkpoints
 
     shipped = sorted(p.name for p in shipped_checkpoints())
-    assert sorted(codecs["rd-cnn"].checkpoints) == shipped and shipped
-    assert all(not e.checkpoints for name, e in codecs.items() if name != "rd-cnn")
+    assert sorted(codecs["learned-transform"].checkpoints) == shipped and shipped
+    assert all(not e.checkpoints for name, e in codecs.items() if name != "learned-transform")
 
 
 def test_codebooks_print_a_dash_for_flops(codecs: dict[str, Any]):
     lines = format_entries("codecs", list(codecs.values()))
     type1 = next(line for line in lines if line.split()[0] == "type1")
     assert " - MFLOPs/report" in type1 and "0 params" in type1
-    rd_cnn = next(line for line in lines if line.split()[0] == "rd-cnn")
-    assert "61,440 params" in rd_cnn and "5.243 MFLOPs/report" in rd_cnn and "rd-cnn_lambda1.pt" in rd_cnn
+    learned_transform = next(line for line in lines if line.split()[0] == "learned-transform")
+    assert "61,440 params" in learned_transform and "5.243 MFLOPs/report" in learned_transform
+    assert "learned-transform_lambda1.pt" in learned_transform

@@ -17,13 +17,13 @@ from simnet.sim.world import build_world
 from simnet.study import main
 from tests.paths import TINY
 
-# rd-cnn on a 2 x 2 array, 8 subcarriers: real coded updates at a fraction of a second each
+# learned-transform on a 2 x 2 array, 8 subcarriers: real coded updates at a fraction of a second each
 SWEPT = """name: congestion-tiny
 seed: 5
 system: {carrier_hz: 3.5e9, bandwidth_hz: 20.0e6, num_subcarriers: 8, bs_array: [2, 2], snr_db: 10}
 channel: {type: geometric, preset: o2_dynamic_like}
 ues: {count: 1, speed_mps: 1.4, sample_spacing_m: 0.05, report_spacing_m: 0.05, track_length_m: 0.3, window_max: 4}
-codec: {type: rd-cnn, num_delay_taps: 4, num_precursor_taps: 1}
+codec: {type: learned-transform, num_delay_taps: 4, num_precursor_taps: 1}
 uplink: {rate_bps: 4.0e4, discipline: fifo}
 downlink: {slot_period_s: 0.02}
 policies:

@@ -1,4 +1,4 @@
-"""Static comparison: SGCS versus report bits of eType II (paramCombination 1-8), Type I and the shipped rd-cnn.
+"""Static comparison: SGCS versus report bits of eType II (paramCombination 1-8), Type I and the learned-transform.
 
 Every codec encodes the same held-out channels of each preset (``simnet.learning.pretrain.sample_channels``, test
 split, the default 8x8 array and 64 subcarriers); a row is one codec setting on one preset: the mean real
@@ -27,7 +27,7 @@ PRESETS = ("o1_like", "quadriga_track", "o2_dynamic_like")
 
 
 def codec_settings(num_bs_ant: int, num_subcarriers: int, bs_array: tuple[int, int]) -> list[tuple[str, Any]]:
-    """(label, codec) for eType II paramCombination 1-8, Type I and every shipped rd-cnn checkpoint."""
+    """(label, codec) for eType II paramCombination 1-8, Type I and every shipped learned-transform checkpoint."""
     dims = {"num_bs_ant": num_bs_ant, "num_subcarriers": num_subcarriers, "bs_array": bs_array}
     out: list[tuple[str, Any]] = [(f"etype2 pc{pc}", CODECS.make("etype2", param_combination=pc, **dims))
                                   for pc in range(1, 9)]
@@ -35,7 +35,7 @@ def codec_settings(num_bs_ant: int, num_subcarriers: int, bs_array: tuple[int, i
     for path in shipped_checkpoints():
         codec = load_codec(path).eval()
         if (codec.num_bs_ant, codec.num_subcarriers) == (num_bs_ant, num_subcarriers):
-            out.append((f"rd-cnn lambda={codec.checkpoint_meta.get('lmbda')}", codec))
+            out.append((f"learned-transform lambda={codec.checkpoint_meta.get('lmbda')}", codec))
     return out
 
 

@@ -19,9 +19,9 @@ from simnet.codecs.checkpoint import (
 )
 from simnet.codecs.common import RDCodec, rd_loss
 from simnet.codecs.etype2 import EType2Codec
+from simnet.codecs.learned_transform import LearnedTransformCodec
 from simnet.codecs.nr_codebook import CodebookCodec
 from simnet.codecs.raw import RawCodec
-from simnet.codecs.rd_cnn import RDCNN
 from simnet.codecs.rd_cnn_paper import RDCNNPaper
 from simnet.codecs.rd_crnet import RDCRNet
 from simnet.codecs.type1 import Type1Codec
@@ -32,7 +32,7 @@ __all__ = [
     "Codec",
     "CodebookCodec",
     "EType2Codec",
-    "RDCNN",
+    "LearnedTransformCodec",
     "RDCNNPaper",
     "RDCRNet",
     "RDCodec",

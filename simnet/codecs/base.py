@@ -53,3 +53,7 @@ class Codec(Protocol):
 
 CODECS: Registry[type] = Registry("codec")
 register_codec = CODECS.register
+CODECS.rename(
+    "rd-cnn", "learned-transform",
+    "it is a per-bin learned transform coder, not a CNN; the core paper's convolutional codec is 'rd-cnn-paper'",
+)  # fmt: skip

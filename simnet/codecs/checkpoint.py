@@ -22,14 +22,14 @@ from simnet.errors import ConfigError, DataError, SimnetError
 
 CHECKPOINT_FORMAT = "simnet-codec/1"
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
-DEFAULT_CHECKPOINT = "rd-cnn_lambda1.pt"  # the low-rate point, as the core paper fine-tunes
+DEFAULT_CHECKPOINT = "learned-transform_lambda1.pt"  # the low-rate point, as the core paper fine-tunes
 SHA256_LIST = CHECKPOINT_DIR / "SHA256SUMS"
 DEFAULT_LMBDA = 1.0
 """lambda of a codec whose checkpoint and ``codec:`` block give none: the shipped default checkpoint's."""
 
 
 def default_checkpoint() -> Path:
-    """Path of the shipped default ``rd-cnn`` checkpoint (the low-rate point of the shipped RD curve)."""
+    """Path of the shipped default ``learned-transform`` checkpoint (the low-rate point of the shipped RD curve)."""
     return CHECKPOINT_DIR / DEFAULT_CHECKPOINT
 
 
@@ -170,7 +170,7 @@ def load_codec(path: str | Path, **overrides: Any) -> Any:
                 f"use a checkpoint made for this setting or pretrain one"
             )
     try:
-        codec = CODECS.make(str(blob.get("type")), **config)
+        codec = CODECS.make(checkpoint_codec_type(blob), **config)
         codec.load_state_dict(blob["state_dict"], strict=True)
     except SimnetError as err:
         raise DataError(f"codec checkpoint {str(path)!r} does not describe a valid codec: {err}") from None
@@ -194,6 +194,12 @@ def _read_blob(path: Path) -> tuple[dict[str, Any], str]:
     return blob, digest
 
 
+def checkpoint_codec_type(blob: dict[str, Any]) -> str:
+    """The registry name of a checkpoint's codec; a file saved under a since-renamed name loads as its new name."""
+    name = str(blob.get("type"))
+    return CODECS.renamed(name) or name
+
+
 def checkpoint_header(path: str | Path) -> dict[str, Any]:
     """What a checkpoint describes, without building its codec: ``type``, ``config`` (constructor kwargs),
     ``meta`` (training metadata, e.g. ``lmbda``) and ``sha256`` (hex).
@@ -202,7 +208,7 @@ def checkpoint_header(path: str | Path) -> dict[str, Any]:
         DataError: missing, corrupt or not a checkpoint (see :func:`verify_checkpoint`).
     """
     blob, digest = _read_blob(Path(path))
-    return {"type": str(blob.get("type")), "config": dict(blob.get("config", {})),
+    return {"type": checkpoint_codec_type(blob), "config": dict(blob.get("config", {})),
             "meta": dict(blob.get("meta", {})), "sha256": digest}
 
 
@@ -238,7 +244,11 @@ def resolve_checkpoint(name: str, where: str = "scenario", key: str = "codec.che
     for cand in (Path(name), CHECKPOINT_DIR / name, CHECKPOINT_DIR / f"{name}.pt"):
         if cand.exists():  # a directory or unreadable file is named by load_codec, not reported as missing
             return cand
-    known = ", ".join(sorted(p.stem for p in CHECKPOINT_DIR.glob("*.pt")))
     prefix = ": ".join(part for part in (where, key) if part)
+    if Path(name).name.startswith("rd-cnn_"):  # shipped before the codec was renamed 'learned-transform'
+        new_name = Path(name).name.replace("rd-cnn_", "learned-transform_", 1)
+        raise ConfigError(f"{prefix}: {name!r}: the shipped checkpoints were renamed with their codec; "
+                          f"write {new_name!r}")
+    known = ", ".join(sorted(p.stem for p in CHECKPOINT_DIR.glob("*.pt")))
     raise ConfigError(f"{prefix}: {name!r} not found (give 'default', a shipped checkpoint: {known}, "
                       f"or the path of a .pt file)")

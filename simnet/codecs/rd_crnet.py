@@ -42,7 +42,7 @@ class CRBlock(nn.Module):
 class RDCRNet(RDCodec):
     """A CRNet-class convolutional autoencoder with a per-position factorized prior, trained on the RD loss.
 
-    The fixed angular-delay transform (as in ``rd-cnn``) makes the channel sparse; a convolutional encoder
+    The fixed angular-delay transform (as in ``learned-transform``) makes the channel sparse; a convolutional encoder
     with a multi-resolution block maps it to a ``[C, A/4, T/4]`` latent,
     whose every position has its own DeepFactorized density (the energy of an angular-delay image is not
     stationary: low delays carry most of it); a decoder with pixel-shuffle upsampling and two

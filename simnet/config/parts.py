@@ -48,7 +48,7 @@ class PartConfig:
     """A swappable part of the scenario: its registry ``type`` and its validated, frozen ``options``.
 
     Attributes:
-        type: the registry name (``geometric``, ``rd-cnn``, ...).
+        type: the registry name (``geometric``, ``learned-transform``, ...).
         options: an instance of :func:`part_config_class` for this part (every option, defaults filled in).
         given: the option names the scenario file set, sorted (``kw()`` and the manifest show only these).
         resolved: what the loader worked out from this part and other sections (for the codec a

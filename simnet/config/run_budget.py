@@ -33,14 +33,14 @@ NOTE_SECONDS = 300.0
 """A run whose rough serial time exceeds this [s] gets a one-line cost note before it starts."""
 NOTE_BYTES = 2**30
 """A run whose channels exceed this [bytes] gets a one-line cost note before it starts."""
-# Rough costs, measured with the rd-cnn codec on 8 x 8 antennas x 64 subcarriers on one core of a shared
+# Rough costs, measured with the learned-transform codec on 8 x 8 antennas x 64 subcarriers on one core of a shared
 # 2-core EPYC (channels not cached, 8 users on 8 m of o2_dynamic_like): 2.9 ms per channel sample and
 # 5.4 ms per report of a variant without fine-tunes (encode, uplink, decode, scoring). Scaled by the
 # array size; fine-tunes come on top (about 30-60 optimiser steps each).
 CHANNEL_S_PER_SAMPLE = 2.9e-3 / 4096
 """Seconds to compute one channel sample per antenna-subcarrier pair (geometric source)."""
 VARIANT_S_PER_REPORT = 5.4e-3 / 4096
-"""Seconds one variant spends per report per antenna-subcarrier pair (rd-cnn, no fine-tune)."""
+"""Seconds one variant spends per report per antenna-subcarrier pair (learned-transform, no fine-tune)."""
 
 
 @dataclass(frozen=True)

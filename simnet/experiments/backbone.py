@@ -16,7 +16,7 @@ from simnet.analysis.report import markdown_table
 from simnet.experiments.base import EXPERIMENT_STRICT, RunContext, register_experiment
 from simnet.experiments.data import check_presets, resolve_checkpoints
 
-SHIPPED = ("rd-cnn_lambda1", "rd-cnn_lambda4", "rd-cnn_lambda16", "rd-cnn_lambda64")
+SHIPPED = tuple(f"learned-transform_lambda{lmbda}" for lmbda in (1, 4, 16, 64))
 COLUMNS = ["preset", "checkpoint", "lmbda", "num_samples", "bits_per_dim_real", "bits_per_dim_est",
            "bits_per_report_real", "nmse_db", "nmse_db_median"]
 

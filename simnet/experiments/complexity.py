@@ -69,7 +69,7 @@ class Complexity:
     """
 
     title: ClassVar[str] = "Complexity per fine-tuning scheme (core paper Table V)"
-    codecs: tuple[str, ...] = ("rd-cnn", "rd-cnn-paper")
+    codecs: tuple[str, ...] = ("learned-transform", "rd-cnn-paper")
     translation_channels: int = field(default=16, metadata={"ge": 1, "le": 1024})
 
     def __post_init__(self) -> None:

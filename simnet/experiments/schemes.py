@@ -43,7 +43,7 @@ class FinetuneSchemes(TrackWindow):
 
     title: ClassVar[str] = "Fine-tuning schemes (core paper Fig. 7, offline)"
     presets: tuple[str, ...] = ("quadriga_track", "o2_dynamic_like")
-    checkpoints: tuple[str, ...] = ("rd-cnn_lambda1", "rd-cnn_lambda4", "rd-cnn_lambda16", "rd-cnn_lambda64")
+    checkpoints: tuple[str, ...] = tuple(f"learned-transform_lambda{lmbda}" for lmbda in (1, 4, 16, 64))
     methods: tuple[str, ...] = METHODS
     translation: dict[str, Any] = field(default_factory=dict)
 

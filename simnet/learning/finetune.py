@@ -6,8 +6,8 @@
 Units of the loss: ``D`` is the mean per-sample NMSE (linear); rates are bits per CSI real dimension
 (``2 * A * S`` per sample). ``R_update`` spreads the update's bits over the ``N`` window samples it was
 learnt from. The training choice (recorded for issue 5): Adam, lr 3e-2, 60 steps of 32-sample mini-batches
-(epochs reshuffled), which keeps a 250-sample full-model fine-tune of the rd-cnn codec at ~3-5 s on one CPU
-thread (benchmarks/bench_finetune.py). The rd-cnn's trainable tensors are per-bin log-scales and prior
+(epochs reshuffled), which keeps a 250-sample full-model fine-tune of the learned-transform codec at ~3-5 s on one CPU
+thread (benchmarks/bench_finetune.py). The learned-transform's trainable tensors are per-bin log-scales and prior
 parameters of order 1: at lr 1e-3 60 Adam steps move each by at most 0.06 and nothing is learnt (measured:
 every variant within 0.1 dB of no fine-tuning). Every mini-batch is augmented with random delay (+-3 taps)
 and angle (+-0.75 DFT bins per array axis) shifts: trained on the window alone, the per-bin codec learns the

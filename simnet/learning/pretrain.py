@@ -134,14 +134,14 @@ def evaluate_loss(codec: Any, h: np.ndarray, lmbda: float, batch_size: int = 512
 
 
 def checkpoint_name(codec_type: str, lmbda: float) -> str:
-    """``rd-cnn_lambda16.pt`` style file name."""
+    """``learned-transform_lambda16.pt`` style file name."""
     return f"{codec_type}_lambda{lmbda:g}.pt"
 
 
 def pretrain(
     source_preset: str = "o1_like",
     lambdas: Sequence[float] = DEFAULT_LAMBDAS,
-    codec_type: str = "rd-cnn",
+    codec_type: str = "learned-transform",
     codec_kwargs: dict[str, Any] | None = None,
     num_train: int = 3000,
     num_val: int = 400,
@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``simnet pretrain``: train the RD curve's checkpoints (defaults reproduce the shipped ones)."""
     parser = argparse.ArgumentParser(prog="simnet pretrain", description=main.__doc__)
     parser.add_argument("--preset", default="o1_like", help="geometric channel preset to train on")
-    parser.add_argument("--codec", default="rd-cnn", help="registered codec type")
+    parser.add_argument("--codec", default="learned-transform", help="registered codec type")
     parser.add_argument("--lambdas", type=float, nargs="+", default=list(DEFAULT_LAMBDAS))
     parser.add_argument("--num-train", type=int, default=3000)
     parser.add_argument("--num-val", type=int, default=400)

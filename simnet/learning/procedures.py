@@ -54,7 +54,7 @@ def _coded_finetune(ue: Any, h_window: np.ndarray, rng: np.random.Generator, cfg
 
     The update covers all of ``names`` (buffers and frozen tensors code as zeros). With ``trace_every > 0``
     the update is range coded for real after every ``trace_every``-th step and after the last one (~4 ms
-    per coding of the rd-cnn's 59 K decoder-side parameters).
+    per coding of the learned-transform's 59 K decoder-side parameters).
     """
     params_by_name = dict(ue.named_parameters())
     coded = {k: params_by_name[k] for k in names if k in params_by_name}

@@ -17,11 +17,11 @@ from simnet.codecs import (
     shipped_checkpoints,
     shipped_sha256,
 )
-from simnet.errors import DataError
+from simnet.errors import ConfigError, DataError
 from tests.codecs.conftest import few_path_channels
 
 
-@pytest.mark.parametrize("name", ["rd-cnn", "rd-cnn-paper", "rd-crnet"])
+@pytest.mark.parametrize("name", ["learned-transform", "rd-cnn-paper", "rd-crnet"])
 def test_save_load_roundtrip_gives_identical_streams(name: str, tmp_path: Path) -> None:
     codec = CODECS.make(name, num_bs_ant=8, num_subcarriers=8, seed=1).eval()
     path = save_codec(codec, tmp_path / "c.pt", lmbda=2.0, data_hash="abc")
@@ -33,7 +33,7 @@ def test_save_load_roundtrip_gives_identical_streams(name: str, tmp_path: Path) 
 
 
 def test_corrupt_and_foreign_checkpoints_are_data_errors(tmp_path: Path) -> None:
-    codec = CODECS.make("rd-cnn", num_bs_ant=8, num_subcarriers=8).eval()
+    codec = CODECS.make("learned-transform", num_bs_ant=8, num_subcarriers=8).eval()
     path = save_codec(codec, tmp_path / "c.pt")
     truncated = tmp_path / "truncated.pt"
     truncated.write_bytes(path.read_bytes()[:200])
@@ -56,7 +56,7 @@ def test_shipped_checkpoints_load_and_default_is_the_low_rate_one() -> None:
     paths = shipped_checkpoints()
     assert default_checkpoint() in paths
     assert all(p.stat().st_size < 2 * 1024 * 1024 for p in paths)
-    lambdas = {p: load_codec(p).checkpoint_meta["lmbda"] for p in paths if p.name.startswith("rd-cnn_")}
+    lambdas = {p: load_codec(p).checkpoint_meta["lmbda"] for p in paths if p.name.startswith("learned-transform_")}
     assert lambdas[default_checkpoint()] == min(lambdas.values())
     codec = load_codec(default_checkpoint())
     assert (codec.num_bs_ant, codec.num_subcarriers) == (64, 64)
@@ -71,7 +71,7 @@ def test_shipped_rd_curve_is_monotone_and_bits_match_the_estimate() -> None:
 
     h = sample_channels("o1_like", 200, seed=7, split="test")
     points = sorted(
-        (evaluate(p, h=h) for p in shipped_checkpoints() if p.name.startswith("rd-cnn_")),
+        (evaluate(p, h=h) for p in shipped_checkpoints() if p.name.startswith("learned-transform_")),
         key=lambda r: r["lmbda"],
     )
     assert len(points) >= 4
@@ -130,7 +130,7 @@ def test_a_shipped_checkpoint_that_differs_from_its_listed_sha256_is_refused(
     shipped = tmp_path / "checkpoints"
     monkeypatch.setattr(checkpoint, "CHECKPOINT_DIR", shipped)
     monkeypatch.setattr(checkpoint, "SHA256_LIST", shipped / "SHA256SUMS")
-    codec = CODECS.make("rd-cnn", num_bs_ant=8, num_subcarriers=8, seed=1).eval()
+    codec = CODECS.make("learned-transform", num_bs_ant=8, num_subcarriers=8, seed=1).eval()
     path = save_codec(codec, shipped / "small.pt", lmbda=1.0)  # writing into the shipped folder lists it
     assert checkpoint.shipped_sha256() == {"small.pt": hashlib.sha256(path.read_bytes()).hexdigest()}
     assert load_codec(path).checkpoint_sha256 == checkpoint.shipped_sha256()["small.pt"]
@@ -160,6 +160,22 @@ def test_the_checkpoint_sha256_reaches_the_codec_info() -> None:
     from simnet.sim.world import build_codec
     from tests.paths import ROOT
 
-    sc = load_scenario(ROOT / "scenarios" / "smoke.yaml")  # codec: {type: rd-cnn, checkpoint: default}
+    sc = load_scenario(ROOT / "scenarios" / "smoke.yaml")  # codec: {type: learned-transform, checkpoint: default}
     _, info = build_codec(sc.codec, sc.system)
     assert info["checkpoint_sha256"] == shipped_sha256()[default_checkpoint().name]
+
+
+def test_a_checkpoint_saved_under_the_retired_name_rd_cnn_loads_as_learned_transform(tmp_path: Path) -> None:
+    codec = CODECS.make("learned-transform", num_bs_ant=8, num_subcarriers=8, seed=1).eval()
+    blob = {"format": "simnet-codec/1", "type": "rd-cnn", "config": dict(codec.config),
+            "state_dict": codec.state_dict(), "meta": {"lmbda": 4.0}}  # fmt: skip
+    torch.save(blob, tmp_path / "old.pt")
+    loaded = load_codec(tmp_path / "old.pt")
+    h = few_path_channels(3, 8, 8, seed=2)
+    assert type(loaded) is CODECS.get("learned-transform")
+    assert loaded.compress(h) == codec.compress(h)
+
+
+def test_the_retired_codec_name_rd_cnn_names_its_new_name_in_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"^codec 'rd-cnn' was renamed 'learned-transform' \(.*'rd-cnn-paper'"):
+        CODECS.make("rd-cnn", num_bs_ant=8, num_subcarriers=8)

@@ -1,4 +1,4 @@
-"""The rd-cnn codecs: exact round trips, real bits, normalisation, corruption, determinism."""
+"""The learned-transform codecs: exact round trips, real bits, normalisation, corruption, determinism."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.codecs.conftest import few_path_channels
 from tests.codecs.test_reference_reconstructions import _codec as _reference_codec
 from tests.codecs.test_reference_reconstructions import assert_close_per_report
 
-RD_CODECS = ["rd-cnn", "rd-cnn-paper", "rd-crnet"]
+RD_CODECS = ["learned-transform", "rd-cnn-paper", "rd-crnet"]
 
 
 def _make(name: str, num_bs_ant: int = 8, num_subcarriers: int = 8, seed: int = 0) -> Codec:
@@ -59,7 +59,7 @@ def test_roundtrip_property(
 
 
 def test_zero_channel_roundtrips_to_zero() -> None:
-    codec = _make("rd-cnn")
+    codec = _make("learned-transform")
     h = np.zeros((2, 8, 8), dtype=np.complex64)
     np.testing.assert_array_equal(codec.decompress(codec.compress(h)), h)
 
@@ -75,7 +75,7 @@ def test_normalisation_is_invertible_and_makes_mse_the_nmse(channels_8x8: np.nda
 
 
 def test_packed_stream_amortises_overhead(channels_8x8: np.ndarray) -> None:
-    codec = _make("rd-cnn")
+    codec = _make("learned-transform")
     single = sum(8 * len(s) for s in codec.compress(channels_8x8))
     packed = 8 * len(codec.compress_packed(channels_8x8))
     assert packed < single
@@ -97,13 +97,13 @@ def test_corrupt_streams_are_data_errors(name: str, channels_8x8: np.ndarray) ->
 
 
 def test_wrong_shape_is_a_data_error_and_bad_kwargs_a_config_error() -> None:
-    codec = _make("rd-cnn")
+    codec = _make("learned-transform")
     with pytest.raises(DataError, match="expects"):
         codec.compress(np.zeros((1, 4, 8), dtype=np.complex64))
     with pytest.raises(ConfigError):
         CODECS.make("rd-cnn-paper", num_bs_ant=6, num_subcarriers=8)
     with pytest.raises(ConfigError):
-        CODECS.make("rd-cnn", num_bs_ant=8, num_subcarriers=8, num_delay_taps=9)
+        CODECS.make("learned-transform", num_bs_ant=8, num_subcarriers=8, num_delay_taps=9)
     with pytest.raises(ConfigError, match="did you mean"):
         CODECS.make("rd-cn", num_bs_ant=8, num_subcarriers=8)
 
@@ -127,7 +127,7 @@ def test_decoder_parameter_names_cover_decoder_and_prior_only(name: str) -> None
 
 def test_training_reduces_the_rd_loss_and_real_bits_track_the_estimate() -> None:
     train = few_path_channels(256, 8, 8, seed=1)
-    codec = CODECS.make("rd-cnn", num_bs_ant=8, num_subcarriers=8, seed=0)
+    codec = CODECS.make("learned-transform", num_bs_ant=8, num_subcarriers=8, seed=0)
     opt = torch.optim.Adam(codec.parameters(), lr=1e-2)
     gen = torch.Generator().manual_seed(0)
     losses = []
@@ -150,7 +150,7 @@ def test_training_reduces_the_rd_loss_and_real_bits_track_the_estimate() -> None
     assert 10 * np.log10(nmse.mean()) < -0.5  # a 150-step toy training: far from converged
 
 
-@pytest.mark.parametrize("case", ["rd-cnn-default", "rd-cnn-paper-16x16"])
+@pytest.mark.parametrize("case", ["learned-transform-default", "rd-cnn-paper-16x16"])
 def test_batches_split_report_by_report(case: str) -> None:
     """The simulator codes one report per call: a batch must give the same streams and reconstructions.
 
@@ -166,7 +166,7 @@ def test_batches_split_report_by_report(case: str) -> None:
     h_hat = codec.decompress(streams)
 
     def check(part: np.ndarray, whole: np.ndarray) -> None:
-        if case == "rd-cnn-default":
+        if case == "learned-transform-default":
             np.testing.assert_array_equal(part, whole)
         else:
             assert_close_per_report(part, whole)
@@ -180,7 +180,7 @@ def test_batches_split_report_by_report(case: str) -> None:
 
 
 def test_shipped_codec_real_bits_track_the_estimate() -> None:
-    codec = _reference_codec("rd-cnn-default")
+    codec = _reference_codec("learned-transform-default")
     h = few_path_channels(64, codec.num_bs_ant, codec.num_subcarriers, seed=8)
     _, bits = codec.reconstruct(h)
     estimate = codec.estimate_bits(h)
@@ -192,7 +192,7 @@ def test_shipped_codec_real_bits_track_the_estimate() -> None:
 def test_most_single_bit_errors_are_detected() -> None:
     """No checksum bits are spent, so detection is not guaranteed: the canonical re-encoding check rejects
     every flipped stream here except those that are themselves the exact stream of another report."""
-    codec = _reference_codec("rd-cnn-default")
+    codec = _reference_codec("learned-transform-default")
     streams = codec.compress(few_path_channels(3, codec.num_bs_ant, codec.num_subcarriers, seed=9))
     accepted = total = 0
     for stream in streams:

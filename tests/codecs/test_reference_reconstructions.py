@@ -26,16 +26,16 @@ from simnet.codecs.common import RDCodec
 from tests.codecs.conftest import few_path_channels
 
 REFERENCE = Path(__file__).parent / "data" / "reconstruct_reference.npz"
-CASES = ["rd-cnn-default", "rd-cnn-lambda64", "rd-cnn-8x8", "rd-cnn-paper-16x16"]
+CASES = ["learned-transform-default", "learned-transform-lambda64", "learned-transform-8x8", "rd-cnn-paper-16x16"]
 
 
 def _codec(case: str) -> RDCodec:
-    if case == "rd-cnn-default":
+    if case == "learned-transform-default":
         return load_codec(default_checkpoint())
-    if case == "rd-cnn-lambda64":
+    if case == "learned-transform-lambda64":
         return load_codec(next(p for p in shipped_checkpoints() if "lambda64" in p.name))
-    if case == "rd-cnn-8x8":
-        return CODECS.make("rd-cnn", num_bs_ant=8, num_subcarriers=8, seed=2).eval()
+    if case == "learned-transform-8x8":
+        return CODECS.make("learned-transform", num_bs_ant=8, num_subcarriers=8, seed=2).eval()
     return CODECS.make("rd-cnn-paper", num_bs_ant=16, num_subcarriers=16, seed=1).eval()
 
 
@@ -122,9 +122,9 @@ def test_the_tolerance_catches_a_changed_decoder() -> None:
 
 def test_reference_inputs_exercise_escapes() -> None:
     ref = np.load(REFERENCE)
-    codec = _codec("rd-cnn-default")
+    codec = _codec("learned-transform-default")
     tables = codec.prior.tables()
-    idx = ref["rd-cnn-default/q"] - tables.qmin[codec._channel_index]
+    idx = ref["learned-transform-default/q"] - tables.qmin[codec._channel_index]
     assert ((idx < 0) | (idx >= tables.num_symbols[codec._channel_index])).any()
 
 

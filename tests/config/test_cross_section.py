@@ -44,11 +44,12 @@ def test_keys_that_system_sets_win_over_the_preset_except_a_disagreeing_carrier(
 
 
 def test_codec_checkpoint_is_checked_against_type_system_and_options_at_load():
-    with pytest.raises(ConfigError, match=r"codec.type: 'rd-crnet' but codec.checkpoint 'default' holds a 'rd-cnn'"):
+    with pytest.raises(ConfigError, match=r"codec.type: 'rd-crnet' but codec.checkpoint 'default' holds a "
+                                         r"'learned-transform'"):
         _load(SMOKE, "codec.type=rd-crnet")
     with pytest.raises(ConfigError, match=r"tiny.yaml: codec: the codec works on 64 antennas x 64 subcarriers but "
                                           r"system has 4 x 8"):
-        _load(TINY, "codec.type=rd-cnn", "codec.checkpoint=default")
+        _load(TINY, "codec.type=learned-transform", "codec.checkpoint=default")
     with pytest.raises(ConfigError, match=r"codec.init_step: is fixed by codec.checkpoint"):
         _load(SMOKE, "codec.init_step=2")
     with pytest.raises(ConfigError, match=r"codec.checkpoint: 'nope' not found \(give 'default'"):
@@ -56,12 +57,12 @@ def test_codec_checkpoint_is_checked_against_type_system_and_options_at_load():
 
 
 def test_lambda_is_resolved_once_checkpoint_then_block_then_default():
-    assert _load(SMOKE).codec.resolved.lmbda == 1.0  # rd-cnn_lambda1.pt's metadata
+    assert _load(SMOKE).codec.resolved.lmbda == 1.0  # learned-transform_lambda1.pt's metadata
     assert _load(SMOKE, "codec.lmbda=1").codec.resolved.lmbda == 1.0  # agreeing is allowed
     with pytest.raises(ConfigError, match=r"codec.lmbda: 4 disagrees with the lambda 1 that checkpoint 'default'"):
         _load(SMOKE, "codec.lmbda=4")
     assert _load(TINY).codec.resolved.lmbda == DEFAULT_LMBDA
-    assert _load(TINY, "codec.type=rd-cnn", "codec.lmbda=4").codec.resolved.lmbda == 4.0
+    assert _load(TINY, "codec.type=learned-transform", "codec.lmbda=4").codec.resolved.lmbda == 4.0
 
 
 def test_a_codec_without_checkpoint_is_ranked_and_fine_tuned_with_the_same_lambda():
@@ -69,7 +70,7 @@ def test_a_codec_without_checkpoint_is_ranked_and_fine_tuned_with_the_same_lambd
     from simnet.sim.world import build_codec
 
     for values, expect in ((["codec.lmbda=4"], 4.0), ([], DEFAULT_LMBDA)):
-        sc = _load(TINY, "codec.type=rd-cnn", *values)
+        sc = _load(TINY, "codec.type=learned-transform", *values)
         codec, info = build_codec(sc.codec, sc.system)
         assert info["lmbda"] == _lmbda(codec, FinetuneConfig()) == expect  # tables and training agree
     assert _lmbda(codec, FinetuneConfig(lmbda=8.0)) == 8.0  # a policy's own lambda: training only

@@ -35,8 +35,9 @@ def test_channel_block_becomes_a_frozen_typed_config_that_keeps_the_files_keywor
     (["channel.seed=4"], "channel.seed: is drawn from the scenario's seed"),
     (["channel.preset=o2_dynamic"], "channel.preset: unknown geometric preset 'o2_dynamic'; did you mean "
                                     "'o2_dynamic_like'?"),
-    (["codec.type=rd-cnn", "codec.init_stepp=2"], "codec.init_stepp: unknown key; did you mean 'init_step'?"),
-    (["codec.type=rd-cnn", "codec.init_step=big"], "codec.init_step: must be a number, got a string 'big'"),
+    (["codec.type=learned-transform", "codec.init_stepp=2"],
+     "codec.init_stepp: unknown key; did you mean 'init_step'?"),
+    (["codec.type=learned-transform", "codec.init_step=big"], "codec.init_step: must be a number, got a string 'big'"),
     (["codec.lmbda=0"], "codec.lmbda: value 0 is out of range (allowed: > 0"),
     (["codec.num_bs_ant=4"], "codec.num_bs_ant: is set by the system section"),
 ], ids=lambda v: v if isinstance(v, str) else None)
@@ -53,12 +54,12 @@ def test_preset_keys_of_the_block_are_typed_and_kept_as_validated():
 
 def test_config_class_leaves_out_what_system_sets_and_adds_the_codec_block_options():
     from simnet.channels import GeometricSource
-    from simnet.codecs import RDCNN, EType2Codec
+    from simnet.codecs import EType2Codec, LearnedTransformCodec
 
     channel = {f.name for f in dataclasses.fields(part_config_class("channel", GeometricSource))}
     assert {"preset", "normalization", "vehicles", "site_spacing_m"} <= channel
     assert not channel & {"seed", "carrier_hz", "bandwidth_hz", "num_subcarriers", "bs_array"}
-    codec = {f.name for f in dataclasses.fields(part_config_class("codec", RDCNN))}
+    codec = {f.name for f in dataclasses.fields(part_config_class("codec", LearnedTransformCodec))}
     assert {"init_step", "checkpoint", "lmbda"} <= codec and not codec & {"num_bs_ant", "num_subcarriers"}
     etype2 = part_config_class("codec", EType2Codec)
     assert etype2().bs_array is None  # the codebook's array comes from system unless the block gives it

@@ -82,7 +82,7 @@ def test_update_quantization_run_writes_its_folder_deterministically(tmp_path: P
 def test_backbone_rd_file_runs_tiny_through_overrides(tmp_path: Path):
     path = ROOT / "scenarios" / "paper" / "fig5_distribution_shift.yaml"
     assert _run(tmp_path / "r", "--set", "experiment.num_samples=3", "--set",
-                "experiment.checkpoints=[rd-cnn_lambda1, rd-cnn_lambda64]", "--set",
+                "experiment.checkpoints=[learned-transform_lambda1, learned-transform_lambda64]", "--set",
                 "experiment.presets=[o1_like, quadriga_track]", "--no-plots", path=path) == 0
     table = pd.read_csv(tmp_path / "r" / "table.csv")
     assert list(table.preset) == ["o1_like"] * 2 + ["quadriga_track"] * 2
@@ -96,7 +96,7 @@ def test_backbone_rd_file_runs_tiny_through_overrides(tmp_path: Path):
 def test_complexity_counts_follow_the_schemes():
     from simnet.codecs import CODECS
 
-    codec = CODECS.make("rd-cnn").eval()
+    codec = CODECS.make("learned-transform").eval()
     counts = scheme_counts(codec, translation_channels=4)
     total = sum(p.numel() for p in codec.parameters())
     dec = set(codec.decoder_parameter_names())

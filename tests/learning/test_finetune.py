@@ -196,9 +196,9 @@ def test_config_errors_name_the_key(kwargs: dict, key: str) -> None:
         FinetuneConfig.from_kwargs(kwargs)
 
 
-def test_real_rd_cnn_update_round_trip_and_streams_agree() -> None:
+def test_real_learned_transform_update_round_trip_and_streams_agree() -> None:
     codecs = pytest.importorskip("simnet.codecs")
-    bs = codecs.RDCNN(num_bs_ant=8, num_subcarriers=8).eval()
+    bs = codecs.LearnedTransformCodec(num_bs_ant=8, num_subcarriers=8).eval()
     rng = np.random.default_rng(3)
     h = ((rng.standard_normal((40, 8, 8)) + 1j * rng.standard_normal((40, 8, 8))) * 1e-5).astype(np.complex64)
     res = full_model(bs, h, np.random.default_rng(0), FinetuneConfig(steps=6, batch_size=16, lr=1e-2))

@@ -1,4 +1,4 @@
-"""``rd-cnn``: the efficient default codec, a learned transform coder on the truncated angular-delay CSI."""
+"""``learned-transform``: the efficient default codec, a learned transform coder on the truncated angular-delay CSI."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ DEFAULT_DELAY_TAPS = 32
 DEFAULT_PRECURSOR_TAPS = 2
 
 
-@register_codec("rd-cnn")
-class RDCNN(RDCodec):
+@register_codec("learned-transform")
+class LearnedTransformCodec(RDCodec):
     """Learned transform codec in the truncated angular-delay domain (the simulator's default).
 
     The unitary 2-D DFT (angle over the planar array, delay over the subcarriers) makes a channel sparse;
@@ -67,10 +67,10 @@ class RDCNN(RDCodec):
         if bs_array is None:
             bs_array = default_bs_array(num_bs_ant)
         self.to_angular_delay, self.from_angular_delay = angular_delay_pair(
-            num_bs_ant, num_subcarriers, num_delay_taps, num_precursor_taps, bs_array, "rd-cnn"
+            num_bs_ant, num_subcarriers, num_delay_taps, num_precursor_taps, bs_array, "learned-transform"
         )
         if not init_step > 0:
-            raise ConfigError(f"rd-cnn init_step = {init_step}: must be > 0")
+            raise ConfigError(f"learned-transform init_step = {init_step}: must be > 0")
         self.config = {
             "num_bs_ant": num_bs_ant, "num_subcarriers": num_subcarriers, "num_delay_taps": num_delay_taps,
             "num_precursor_taps": num_precursor_taps, "bs_array": [int(v) for v in bs_array],
