@@ -75,6 +75,7 @@ def train_codec(
     patience: int = 10,
     time_budget_s: float | None = None,
     lr_schedule: str = "constant",
+    device: str = "cpu",
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
@@ -83,17 +84,21 @@ def train_codec(
     The validation loss uses rounding (eval mode) and the likelihood rate; the best state is restored.
     ``lr_schedule``: ``"constant"``, or ``"cosine"`` (annealed per epoch from ``lr`` to ``lr / 50`` over
     ``max_epochs``; a fixed epoch count then makes the result independent of the machine's speed).
+    Training runs on ``device`` (e.g. ``"cuda"``); validation and the entropy tables on a CPU copy, and the
+    codec is returned on the CPU. The CPU is the tested path; another device draws other noise and batches.
 
     Returns:
         {"epochs", "best_val": {"loss", "mse", "bpd"}, "wall_s", "history": [...]}.
     """
-    gen = torch.Generator().manual_seed(seed)
+    check_device(device)
+    codec.to(device)
+    gen = torch.Generator(device=device).manual_seed(seed)
     if lr_schedule not in ("constant", "cosine"):
         raise ConfigError(f"lr_schedule {lr_schedule!r} is not 'constant' or 'cosine'")
     opt = torch.optim.Adam(codec.parameters(), lr=lr)
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_epochs, eta_min=lr / 50)
              if lr_schedule == "cosine" else None)  # fmt: skip
-    h_tr = torch.as_tensor(h_train)
+    h_tr = torch.as_tensor(h_train, device=device)
     best: dict[str, float] | None = None
     best_state = copy.deepcopy(codec.state_dict())
     history: list[dict[str, float]] = []
@@ -102,7 +107,7 @@ def train_codec(
     bar = tqdm(range(max_epochs), desc=f"lambda={lmbda:g}", disable=not progress, leave=False)
     for epoch in bar:
         codec.train()
-        order = torch.randperm(len(h_tr), generator=gen)
+        order = torch.randperm(len(h_tr), generator=gen, device=device)
         for i in range(0, len(order), batch_size):
             out = codec(h_tr[order[i : i + batch_size]], gen)
             loss = rd_loss(out, lmbda)["loss"]
@@ -111,22 +116,37 @@ def train_codec(
             opt.step()
         if sched is not None:
             sched.step()
-        val = evaluate_loss(codec, h_val, lmbda)
+        on_cpu = codec if device == "cpu" else copy.deepcopy(codec).cpu()
+        val = evaluate_loss(on_cpu, h_val, lmbda)
         history.append({"epoch": epoch, **val})
         bar.set_postfix(loss=f"{val['loss']:.4f}", bpd=f"{val['bpd']:.4f}", mse=f"{val['mse']:.4f}")
         if best is None or val["loss"] < best["loss"] - 1e-5:
             best, bad_epochs = val, 0
-            best_state = copy.deepcopy(codec.state_dict())
+            best_state = copy.deepcopy(on_cpu.state_dict())
         else:
             bad_epochs += 1
         out_of_time = time_budget_s is not None and time.perf_counter() - start > time_budget_s
         if bad_epochs >= patience or out_of_time:
             break
+    codec.cpu()
     codec.load_state_dict(best_state)
     codec.eval()
     codec.update_entropy_tables()
     wall_s = time.perf_counter() - start
     return {"epochs": len(history), "best_val": best, "wall_s": wall_s, "history": history}
+
+
+def check_device(device: str) -> None:
+    """Raise one line unless ``device`` names a torch device this machine has (``cpu``, ``cuda``, ``cuda:1``)."""
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device {device!r} is not a torch device name; use 'cpu' or 'cuda'") from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r}: torch sees no CUDA device here (torch {torch.__version__}); "
+                          f"use --device cpu or install a CUDA build of torch on a GPU machine")
+    if kind not in ("cpu", "cuda"):
+        raise ConfigError(f"device {device!r}: only 'cpu' and 'cuda' are supported")
 
 
 @torch.no_grad()
@@ -174,6 +194,7 @@ def pretrain(
     Returns:
         Paths of the written checkpoints, in ``lambdas`` order.
     """
+    check_device(train_kwargs.get("device", "cpu"))  # before the data draw, so a bad device costs nothing
     h_train = sample_channels(source_preset, num_train, seed=seed, split="train")
     h_val = sample_channels(source_preset, num_val, seed=seed + 1, split="val")
     digest = data_hash(h_train)
@@ -211,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-2)
     parser.add_argument("--patience", type=int, default=6)
     parser.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant")
+    parser.add_argument("--device", default="cpu", help="torch device for training: cpu (default, tested) or cuda")
     parser.add_argument("--time-budget-s", type=float, default=200.0, help="wall-clock cap per lambda")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(CHECKPOINT_DIR), help="output folder")
@@ -219,6 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.preset, args.lambdas, args.codec, num_train=args.num_train, num_val=args.num_val, seed=args.seed,
         out_dir=args.out, max_epochs=args.max_epochs, batch_size=args.batch_size, lr=args.lr,
         patience=args.patience, time_budget_s=args.time_budget_s, lr_schedule=args.lr_schedule,
+        device=args.device,
     )  # fmt: skip
     return 0
 
