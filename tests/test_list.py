@@ -50,8 +50,11 @@ def test_shipped_checkpoints_belong_to_their_codec(codecs: dict[str, Any]):
     from simnet.codecs import shipped_checkpoints
 
     shipped = sorted(p.name for p in shipped_checkpoints())
-    assert sorted(codecs["learned-transform"].checkpoints) == shipped and shipped
-    assert all(not e.checkpoints for name, e in codecs.items() if name != "learned-transform")
+    listed = sorted(name for entry in codecs.values() for name in entry.checkpoints)
+    assert listed == shipped and shipped
+    for name, entry in codecs.items():
+        assert all(ckpt.startswith(f"{name}_lambda") for ckpt in entry.checkpoints), name
+    assert len(codecs["learned-transform"].checkpoints) == len(codecs["rd-crnet"].checkpoints) == 4
 
 
 def test_codebooks_print_a_dash_for_flops(codecs: dict[str, Any]):

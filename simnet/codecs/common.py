@@ -18,7 +18,7 @@ altered stream that is not itself the exact stream of some other symbol sequence
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import constriction
 import numpy as np
@@ -50,6 +50,8 @@ class RDCodec(nn.Module):
     """
 
     decoder_modules: tuple[str, ...] = ("synthesis_net", "prior")
+    finetune_defaults: ClassVar[dict[str, float]] = {}
+    """A codec's own fine-tuning ``lr`` / ``augment_*`` defaults (``simnet.learning.finetune.optimisation``)."""
     prior: FactorizedPrior
 
     def __init__(self, num_bs_ant: int, num_subcarriers: int) -> None:

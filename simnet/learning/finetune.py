@@ -30,12 +30,13 @@ from torch.func import functional_call
 from simnet.coding.updates import UpdateCoding
 from simnet.errors import ConfigError
 
+FINETUNE_DEFAULTS: dict[str, float] = {"lr": 3e-2, "augment_delay_taps": 3.0, "augment_angle_bins": 0.75}
+"""Optimisation settings of a fine-tune that neither the scenario nor the codec (its ``finetune_defaults``)
+sets: those measured for the learned-transform codec (see the module docstring)."""
+
 TRANSLATION_DEFAULTS: dict[str, Any] = {"lr": 1e-3, "t": 0.005, "sigma_slab": 0.05}
 """Translation-module defaults (``FinetuneConfig.from_kwargs`` keywords): its conv weights diverge at the
 full-model lr (3e-2: +42 dB NMSE measured) and their updates at lr 1e-3 are far below the full-model t."""
-
-"""lambda when neither the scenario nor the codec (``lmbda`` / checkpoint metadata) gives one."""
-
 
 @dataclass(frozen=True)
 class FinetuneConfig:
@@ -44,7 +45,7 @@ class FinetuneConfig:
     Attributes:
         steps: optimizer steps (mini-batches).
         batch_size: samples per mini-batch (capped at the window size).
-        lr: Adam learning rate.
+        lr: Adam learning rate; None: the codec's (:func:`optimisation`).
         lmbda: distortion weight lambda; None takes the codec's own (``simnet.codecs.codec_lmbda``: its
             checkpoint's training lambda, else the codec block's ``lmbda``, else ``simnet.codecs.DEFAULT_LMBDA``),
             the same lambda the run's tables rank by.
@@ -53,30 +54,33 @@ class FinetuneConfig:
         coding: update quantizer and prior.
         augment_delay_taps: each training sample gets a random delay shift, uniform in
             ``[-augment_delay_taps, augment_delay_taps]`` taps (a phase ramp over the subcarriers), so the
-            fine-tuned codec covers the delays the UE will see next, not only the window's (0: off).
+            fine-tuned codec covers the delays the UE will see next, not only the window's (0: off; None:
+            the codec's, :func:`optimisation`).
         augment_angle_bins: likewise a random angle shift per array axis, in DFT bins of that axis (a phase
             ramp over the array, 0: off).
     """
 
     steps: int = 60
     batch_size: int = 32
-    lr: float = 3e-2
+    lr: float | None = None
     lmbda: float | None = None
     beta: float = 0.3
     regularize: bool = True
     coding: UpdateCoding = field(default_factory=UpdateCoding)
-    augment_delay_taps: float = 3.0
-    augment_angle_bins: float = 0.75
+    augment_delay_taps: float | None = None
+    augment_angle_bins: float | None = None
 
     def __post_init__(self) -> None:
         _check("steps", self.steps, int, 1, 100_000)
         _check("batch_size", self.batch_size, int, 1, 100_000)
-        _check("lr", self.lr, float, 1e-9, 1.0)
+        if self.lr is not None:
+            _check("lr", self.lr, float, 1e-9, 1.0)
         if self.lmbda is not None:
             _check("lambda", self.lmbda, float, 1e-9, 1e9)
         _check("beta", self.beta, float, 0.0, 1e9)
-        _check("augment_delay_taps", self.augment_delay_taps, float, 0.0, 1e6)
-        _check("augment_angle_bins", self.augment_angle_bins, float, 0.0, 1e6)
+        for key in ("augment_delay_taps", "augment_angle_bins"):
+            if getattr(self, key) is not None:
+                _check(key, getattr(self, key), float, 0.0, 1e6)
         if not isinstance(self.regularize, bool):
             raise ConfigError(f"regularize: {self.regularize!r} is not allowed (allowed: true or false)")
 
@@ -172,6 +176,14 @@ def _call(codec: Any, h: torch.Tensor, gen: torch.Generator,
     if params is None:
         return codec(h, **kwargs)
     return functional_call(codec, dict(params), (h,), kwargs)
+
+
+def optimisation(codec: Any, cfg: FinetuneConfig) -> dict[str, float]:
+    """``lr``, ``augment_delay_taps`` and ``augment_angle_bins`` of a fine-tune of ``codec``: each from ``cfg``
+    where the scenario gave it, else the codec class's ``finetune_defaults``, else :data:`FINETUNE_DEFAULTS`."""
+    own = getattr(codec, "finetune_defaults", {})
+    return {key: float(value if (value := getattr(cfg, key)) is not None else own.get(key, default))
+            for key, default in FINETUNE_DEFAULTS.items()}  # fmt: skip
 
 
 def _lmbda(codec: Any, cfg: FinetuneConfig) -> float:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from simnet.learning.finetune import FinetuneConfig, _call, _lmbda, distortion, latent_bits
+from simnet.learning.finetune import FinetuneConfig, _call, _lmbda, distortion, latent_bits, optimisation
 
 
 def array_shape(codec: Any, num_ant: int) -> tuple[int, int]:
@@ -62,7 +62,8 @@ def train(codec: Any, h_window: np.ndarray, rng: np.random.Generator, cfg: Finet
     if num == 0:
         raise ValueError("fine-tuning needs at least one CSI sample in the window")
     gen = torch.Generator().manual_seed(int(rng.integers(0, 2**62)))
-    opt = torch.optim.Adam(trainable, lr=cfg.lr)
+    optim = optimisation(codec, cfg)
+    opt = torch.optim.Adam(trainable, lr=optim["lr"])
     lmbda, batch = _lmbda(codec, cfg), min(cfg.batch_size, num)
     array = array_shape(codec, h_all.shape[1])
     curve: dict[str, list[float]] = {"loss": [], "d": [], "r_latent": [], "r_update": []}
@@ -74,8 +75,8 @@ def train(codec: Any, h_window: np.ndarray, rng: np.random.Generator, cfg: Finet
             order, pos = torch.randperm(num, generator=gen), 0
         h = h_all[order[pos:pos + batch]]
         pos += batch
-        if cfg.augment_delay_taps > 0 or cfg.augment_angle_bins > 0:
-            h = augment(h, gen, cfg.augment_delay_taps, cfg.augment_angle_bins, array)
+        if optim["augment_delay_taps"] > 0 or optim["augment_angle_bins"] > 0:
+            h = augment(h, gen, optim["augment_delay_taps"], optim["augment_angle_bins"], array)
         out = _call(codec, h, gen, params_fn())
         d = distortion(h, out["h_hat"])
         r_lat = latent_bits(out) / (batch * dims)

@@ -214,3 +214,15 @@ def test_real_learned_transform_update_round_trip_and_streams_agree() -> None:
     tm_bs = apply_update(wrapped, tm.payload, names=wrapped.retranslation_names())
     streams = tm.codec.compress(h[:3])
     np.testing.assert_array_equal(tm_bs.decompress(streams), tm.codec.decompress(streams))
+
+
+def test_a_fine_tune_takes_lr_and_augmentation_from_the_scenario_else_the_codec_else_the_defaults():
+    from simnet.codecs import CODECS
+    from simnet.learning.finetune import FINETUNE_DEFAULTS, optimisation
+
+    conv = CODECS.make("rd-crnet", num_bs_ant=8, num_subcarriers=8)
+    per_bin = CODECS.make("learned-transform", num_bs_ant=8, num_subcarriers=8)
+    assert optimisation(per_bin, FinetuneConfig()) == FINETUNE_DEFAULTS
+    assert optimisation(conv, FinetuneConfig()) == {"lr": 1e-3, "augment_delay_taps": 0.0, "augment_angle_bins": 0.0}
+    given = optimisation(conv, FinetuneConfig.from_kwargs({"lr": 0.01, "augment_angle_bins": 0.5}))
+    assert given == {"lr": 0.01, "augment_delay_taps": 0.0, "augment_angle_bins": 0.5}
