@@ -84,10 +84,14 @@ def main(argv: list[str] | None = None) -> int:
     from simnet.pipeline import default_cache_dir
 
     ap = argparse.ArgumentParser(prog="simnet study", description="Run a multi-run study.")
-    ap.add_argument("kind", choices=["congestion"])
+    ap.add_argument("kind", choices=["congestion", "codec-families"])
     ap.add_argument("scenario", nargs="?", help="scenario YAML (not with --replot)")
     ap.add_argument("--counts", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32])
     ap.add_argument("--disciplines", nargs="+", default=["fifo", "csi-first"])
+    ap.add_argument("--checkpoints", nargs="+", default=list(FAMILY_CHECKPOINTS),
+                    help="codec-families: one checkpoint per codec family (same lambda)")
+    ap.add_argument("--presets", nargs="+", default=["quadriga_track", "o2_dynamic_like"],
+                    help="codec-families: channel presets the scenario runs on")
     ap.add_argument("--out", default=None)
     ap.add_argument("--seed", type=int)
     ap.add_argument("--quick", action="store_true")
@@ -101,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.scenario is None:
         raise ConfigError("give a scenario file (or --replot STUDY_DIR)")
+    if args.kind == "codec-families":
+        return _codec_families(args)
     if any(n < 1 for n in args.counts):
         raise ConfigError(f"--counts: user counts must be >= 1, got {args.counts}")
     bad = [d for d in args.disciplines if d not in ("fifo", "csi-first")]
@@ -113,3 +119,20 @@ def main(argv: list[str] | None = None) -> int:
     print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     print(f"results: {out}")
     return 0 if np.isfinite(df.nmse_db).all() else 1
+
+
+FAMILY_CHECKPOINTS = ("learned-transform_lambda1", "rd-crnet_lambda1")
+"""The shipped codec families at lambda 1 (the default study's rate point)."""
+
+
+def _codec_families(args: argparse.Namespace) -> int:
+    from simnet.codec_families import run_codec_families
+    from simnet.pipeline import default_cache_dir
+
+    out = Path(args.out or f"results/codec-families-{time.strftime('%Y%m%d-%H%M%S')}")
+    cache = Path(args.cache_dir) if args.cache_dir else default_cache_dir()
+    table = run_codec_families(args.scenario, args.checkpoints, args.presets, out, cache, args.workers,
+                               args.seed, args.quick)  # fmt: skip
+    print(table.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print(f"results: {out}")
+    return 0
