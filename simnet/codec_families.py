@@ -48,7 +48,6 @@ def run_codec_families(scenario_path: str, checkpoints: list[str], presets: list
     from simnet.analysis.results import SIMULATION_FILES, prepare_run_dir
     from simnet.codecs import checkpoint_header, codec_lmbda, resolve_checkpoint
     from simnet.config import load_scenario
-    from simnet.recording import record_variants
     from simnet.sim.world import build_world
 
     out.mkdir(parents=True, exist_ok=True)
@@ -64,9 +63,7 @@ def run_codec_families(scenario_path: str, checkpoints: list[str], presets: list
             if name not in statics:
                 statics[name] = static_rd(world.codec, presets, num_static)
             sub = prepare_run_dir(str(out / f"{preset}_{name}"), "", "", True, SIMULATION_FILES)
-            part: list[dict[str, Any]] = []
-            record_variants(world, sub, sc.policies, workers=workers,
-                            on_variant=lambda spec, row, rec, tables: part.append(row))  # fmt: skip
+            part = _variant_rows(world, sub, sc.policies, workers)
             lmbda = codec_lmbda(world.codec)
             for row in part:
                 rows.append({"preset": preset, "codec": header["type"], "checkpoint": name, "lmbda": lmbda, **row})
@@ -78,6 +75,15 @@ def run_codec_families(scenario_path: str, checkpoints: list[str], presets: list
     table.to_csv(out / "families.csv", index=False, float_format="%.6g")
     plot_families(study, out / "families.png")
     return table
+
+
+def _variant_rows(world: Any, run_dir: Path, specs: Any, workers: int) -> list[dict[str, Any]]:
+    """Run every policy variant on ``world`` into ``run_dir``; their summary rows in variant order."""
+    from simnet.recording import record_variants
+
+    rows: list[dict[str, Any]] = []
+    record_variants(world, run_dir, specs, workers=workers, on_variant=lambda spec, row, rec, tables: rows.append(row))
+    return rows
 
 
 def family_table(study: pd.DataFrame, statics: dict[str, dict[str, dict[str, float]]]) -> pd.DataFrame:
@@ -119,7 +125,7 @@ def plot_families(study: pd.DataFrame, path: Path) -> Path:
     presets = list(dict.fromkeys(study.preset))
     fig, axes = plt.subplots(1, len(presets), figsize=(5 * len(presets), 4), squeeze=False, sharey=True)
     for ax, preset in zip(axes[0], presets):
-        for k, (name, g) in enumerate(study[study.preset == preset].groupby("checkpoint", sort=False)):
+        for name, g in study[study.preset == preset].groupby("checkpoint", sort=False):
             j_never = float(g[g.policy == "never"].rd_cost.iloc[0])
             per = g[g.policy == "periodic"].sort_values("interval_m")
             line = ax.plot(per.interval_m, per.rd_cost / j_never, "o-", label=name)[0]
