@@ -17,22 +17,34 @@ from simnet.errors import ConfigError
 FLOAT_BITS = 32  # a real weight, scale or bias as stored at the UE (float32)
 
 
+class _BinarizeSTE(torch.autograd.Function):
+    """Forward: ``sign(w) * mean|w|`` per output channel, exactly; backward: identity inside ``|w| <= 1``."""
+
+    @staticmethod
+    def forward(ctx: Any, w: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(w)
+        scale = w.abs().mean(dim=(1, 2, 3), keepdim=True)
+        return torch.where(w >= 0, scale, -scale)
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+        (w,) = ctx.saved_tensors
+        return grad * (w.abs() <= 1.0).to(grad.dtype)
+
+
 class BinaryConv2d(nn.Conv2d):
     """A convolution with binary weights and a real scale per output channel (BNN-aided CSI feedback, [5] of
     paper 004): ``w_b = sign(w) * mean|w|`` over each output channel's weights.
 
     Training keeps the real latent weights ``w`` and passes gradients straight through the sign (identity,
-    zero where ``|w| > 1``); a deployed encoder stores only the signs (1 bit each), the per-output scale and
-    the bias (float32 each). ``[B, C_in, H, W] -> [B, C_out, H', W']``.
+    zero where ``|w| > 1``); the forward pass always uses exactly ``+-scale``, so a deployed encoder stores
+    only the signs (1 bit each), the per-output scale and the bias (float32 each).
+    ``[B, C_in, H, W] -> [B, C_out, H', W']``.
     """
 
     def binary_weight(self) -> torch.Tensor:
         """w_b [C_out, C_in, kh, kw] float32: +-scale per output channel, straight-through gradient."""
-        w = self.weight
-        scale = w.detach().abs().mean(dim=(1, 2, 3), keepdim=True)
-        w_b = torch.where(w >= 0, scale, -scale)
-        w_clipped = w.clamp(-1.0, 1.0)
-        return w_clipped + (w_b - w_clipped).detach()
+        return _BinarizeSTE.apply(self.weight)  # type: ignore[no-any-return]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(x, self.binary_weight(), self.bias, self.stride, self.padding)

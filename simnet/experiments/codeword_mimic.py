@@ -84,7 +84,8 @@ class CodewordMimic:
         nonempty_unique("cm_schedules", self.cm_schedules)
         for i, name in enumerate(self.cm_schedules):
             choice(f"cm_schedules[{i}]", name, SCHEDULES)
-        choice("binary_kernel", self.binary_kernel, (1, 3, 5, 7, 9))
+        if self.binary_kernel % 2 == 0:
+            raise ConfigError(f"binary_kernel: {self.binary_kernel} is even; give 1, 3, 5, 7 or 9")
 
     def run(self, ctx: RunContext) -> pd.DataFrame:
         from simnet.codecs import codec_lmbda, load_codec

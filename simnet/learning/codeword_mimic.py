@@ -85,11 +85,15 @@ def student_from_teacher(teacher: Any, student_type: str = "rd-crnet-binary-enco
         seed: initialises the student's encoder.
         **student_kwargs: the student's own constructor keywords (e.g. ``num_head_filters``).
     """
-    config = {**teacher.config, **student_kwargs, "seed": seed}
-    student = CODECS.make(student_type, **config)
-    if tuple(student.decoder_modules) != tuple(teacher.decoder_modules):
-        raise ConfigError(f"{student_type} holds {student.decoder_modules} at the BS, the teacher "
-                          f"{teacher.decoder_modules}: a student must share the teacher's decoder")
+    held = tuple(getattr(CODECS.get(student_type), "decoder_modules", ()))
+    if held != tuple(teacher.decoder_modules):
+        raise ConfigError(f"{student_type} holds {held} at the BS, the teacher {tuple(teacher.decoder_modules)}: "
+                          f"a student must share the teacher's decoder")
+    try:
+        student = CODECS.make(student_type, **{**teacher.config, **student_kwargs, "seed": seed})
+    except TypeError as err:
+        raise ConfigError(f"{student_type} cannot take the teacher's configuration ({err}): a student must "
+                          f"share the teacher's decoder") from None
     bs_state = {k: v for k, v in teacher.state_dict().items() if k.split(".")[0] in teacher.decoder_modules}
     missing = [k for k in bs_state if k not in student.state_dict()]
     if missing:
