@@ -1,4 +1,4 @@
-"""Offline experiments of the core paper (Fig. 2, 5, 7, 8, 9, Tables IV, V) and paper 004, by name in ``EXPERIMENTS``."""
+"""Offline experiments of the core paper (Fig. 2, 5, 7, 8, 9, Tables IV, V) and paper 004, named in ``EXPERIMENTS``."""
 
 from __future__ import annotations
 
