@@ -24,6 +24,7 @@ from simnet.codecs.nr_codebook import CodebookCodec
 from simnet.codecs.raw import RawCodec
 from simnet.codecs.rd_cnn_paper import RDCNNPaper
 from simnet.codecs.rd_crnet import RDCRNet
+from simnet.codecs.rd_crnet_binary import RDCRNetBinaryEncoder, encoder_cost
 from simnet.codecs.type1 import Type1Codec
 
 __all__ = [
@@ -35,12 +36,14 @@ __all__ = [
     "LearnedTransformCodec",
     "RDCNNPaper",
     "RDCRNet",
+    "RDCRNetBinaryEncoder",
     "RDCodec",
     "RawCodec",
     "checkpoint_header",
     "codec_lmbda",
     "data_hash",
     "default_checkpoint",
+    "encoder_cost",
     "load_codec",
     "rd_loss",
     "register_codec",

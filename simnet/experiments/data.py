@@ -83,9 +83,10 @@ def interp_db(rate: float, ref_rates: np.ndarray, ref_db: np.ndarray) -> float:
 
 
 @cache
-def paper_numbers() -> dict[str, Any]:
-    """The numbers the core paper prints (Table IV, Table V), from ``paper_000.yaml``."""
-    return dict(yaml.safe_load(PAPER_FILE.read_text()))
+def paper_numbers(paper: str = "000") -> dict[str, Any]:
+    """The numbers a paper prints, from ``paper_{paper}.yaml`` (``000``: the core paper's Tables IV and V;
+    ``004``: codeword mimic, Tables I-III)."""
+    return dict(yaml.safe_load(PAPER_FILE.with_name(f"paper_{paper}.yaml").read_text()))
 
 
 def check_presets(key: str, presets: list[str] | tuple[str, ...]) -> None:

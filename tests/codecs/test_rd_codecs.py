@@ -15,7 +15,7 @@ from tests.codecs.conftest import few_path_channels
 from tests.codecs.test_reference_reconstructions import _codec as _reference_codec
 from tests.codecs.test_reference_reconstructions import assert_close_per_report
 
-RD_CODECS = ["learned-transform", "rd-cnn-paper", "rd-crnet"]
+RD_CODECS = ["learned-transform", "rd-cnn-paper", "rd-crnet", "rd-crnet-binary-encoder"]
 
 
 def _make(name: str, num_bs_ant: int = 8, num_subcarriers: int = 8, seed: int = 0) -> Codec:
