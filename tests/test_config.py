@@ -41,10 +41,6 @@ def test_broken_scenario_gives_one_clear_line(path: Path):
 @pytest.mark.parametrize("quick", [False, True])
 @pytest.mark.parametrize("path", SHIPPED, ids=[f"{p.parent.name}/{p.stem}" for p in SHIPPED])
 def test_every_shipped_scenario_loads(path: Path, quick: bool):
-    from tests.experiments.test_experiments import _needs_unshipped_teacher
-
-    if _needs_unshipped_teacher(path):
-        pytest.skip("rd-crnet_lambda1.pt is not shipped yet")
     if is_experiment_file(path):
         assert load_experiment(path, quick=quick).name == path.stem
     else:

@@ -18,14 +18,6 @@ PAPER = sorted((ROOT / "scenarios" / "paper").glob("*.yaml"))
 TINY_EXPERIMENT = ROOT / "tests" / "data" / "experiment_tiny.yaml"
 
 
-SHIPPED_TEACHER = ROOT / "simnet" / "codecs" / "checkpoints" / "rd-crnet_lambda1.pt"
-
-
-def _needs_unshipped_teacher(path: Path) -> bool:
-    """004_codeword_mimic names the shipped rd-crnet teacher, which lands with the rd-crnet checkpoints."""
-    return path.stem == "004_codeword_mimic" and not SHIPPED_TEACHER.exists()
-
-
 def _ctx(seed: int = 0) -> RunContext:
     return RunContext(seed=seed, cache_dir=None, log=lambda line: None)
 
@@ -33,8 +25,6 @@ def _ctx(seed: int = 0) -> RunContext:
 @pytest.mark.parametrize("quick", [False, True])
 @pytest.mark.parametrize("path", PAPER, ids=[p.stem for p in PAPER])
 def test_every_paper_file_validates(path: Path, quick: bool):
-    if _needs_unshipped_teacher(path):
-        pytest.skip("rd-crnet_lambda1.pt is not shipped yet")
     assert "Measured wall time" in path.read_text() or not is_experiment_file(path)
     if is_experiment_file(path):
         spec = load_experiment(path, quick=quick)
@@ -44,8 +34,7 @@ def test_every_paper_file_validates(path: Path, quick: bool):
 
 
 def test_paper_files_cover_every_experiment_type():
-    types = {load_experiment(p).type for p in PAPER if is_experiment_file(p) and not _needs_unshipped_teacher(p)}
-    types |= {"codeword_mimic"} if any(p.stem == "004_codeword_mimic" for p in PAPER) else set()
+    types = {load_experiment(p).type for p in PAPER if is_experiment_file(p)}
     assert types == set(EXPERIMENTS.names())
 
 
