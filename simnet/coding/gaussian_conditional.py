@@ -29,7 +29,8 @@ SCALE_MIN = 0.11  # CompressAI's lower bound on scales: below it a symbol is all
 SCALE_MAX = 256.0
 NUM_SCALES = 64
 LOG_SCALE_MIN = math.log(SCALE_MIN)
-LOG_SCALE_STEP = (math.log(SCALE_MAX) - LOG_SCALE_MIN) / (NUM_SCALES - 1)
+LOG_SCALE_MAX = math.log(SCALE_MAX)
+LOG_SCALE_STEP = (LOG_SCALE_MAX - LOG_SCALE_MIN) / (NUM_SCALES - 1)
 SCALES = np.exp(LOG_SCALE_MIN + LOG_SCALE_STEP * np.arange(NUM_SCALES, dtype=np.float64))
 """[NUM_SCALES], float64, the coding table of scales (latent units), log-spaced from SCALE_MIN to SCALE_MAX."""
 SYMBOL_LIMIT = 1024  # symbols -SYMBOL_LIMIT..SYMBOL_LIMIT are in the coder's model, the two ends as escapes
@@ -55,8 +56,9 @@ class _LowerBound(torch.autograd.Function):
 
 
 def training_scale(log_scale: torch.Tensor) -> torch.Tensor:
-    """Scale used while training: exp(r) bounded below by SCALE_MIN (gradient kept where it raises it)."""
-    return _LowerBound.apply(torch.exp(log_scale), SCALE_MIN)
+    """Scale used while training: exp(r) bounded below by SCALE_MIN (gradient kept where it raises it) and
+    above by SCALE_MAX (where the coding table ends; it also keeps exp finite when a step overshoots)."""
+    return _LowerBound.apply(torch.exp(log_scale.clamp(max=LOG_SCALE_MAX)), SCALE_MIN)
 
 
 def scale_index(log_scale: torch.Tensor) -> torch.Tensor:
