@@ -138,9 +138,10 @@ class RDCRNetHyperprior(CRNetTransforms):
             r, the log-scales of y [B, C, A/4, T/4] float32 (used by the FLOP count of ``simnet list``).
         """
         z = self.hyper_analysis(y.abs())
-        z_hat = self.prior.dequantize(self.prior.quantize(z.reshape(len(z), -1, 1)))
-        self.hyper_synthesis(z_hat.reshape(z.shape))  # the UE's copy, which its coder needs
-        return self.hyper_synthesis(z_hat.reshape(z.shape))  # the BS's
+        z_hat = torch.round(z)  # stands in for the prior's quantizer (no FLOPs; its tables are built once, not
+        # per report, and building them here would be counted)
+        self.hyper_synthesis(z_hat)  # the UE's copy, which its coder needs
+        return self.hyper_synthesis(z_hat)  # the BS's
 
     def _scale_index(self, z_hat: torch.Tensor) -> torch.Tensor:
         """Coding-table index of every latent of y from z_hat [B, num_side, 1]: [B, num_y] int64.
