@@ -23,20 +23,23 @@ from simnet.codecs.learned_transform import LearnedTransformCodec
 from simnet.codecs.nr_codebook import CodebookCodec
 from simnet.codecs.raw import RawCodec
 from simnet.codecs.rd_cnn_paper import RDCNNPaper
-from simnet.codecs.rd_crnet import RDCRNet
+from simnet.codecs.rd_crnet import CRNetTransforms, RDCRNet
 from simnet.codecs.rd_crnet_binary import RDCRNetBinaryEncoder, encoder_cost
+from simnet.codecs.rd_crnet_hyperprior import RDCRNetHyperprior
 from simnet.codecs.type1 import Type1Codec
 
 __all__ = [
     "CODECS",
     "DEFAULT_LMBDA",
     "Codec",
+    "CRNetTransforms",
     "CodebookCodec",
     "EType2Codec",
     "LearnedTransformCodec",
     "RDCNNPaper",
     "RDCRNet",
     "RDCRNetBinaryEncoder",
+    "RDCRNetHyperprior",
     "RDCodec",
     "RawCodec",
     "checkpoint_header",

@@ -275,8 +275,9 @@ def rd_loss(out: dict[str, Any], lmbda: float) -> dict[str, torch.Tensor]:
     """Rate-distortion loss ``lambda * MSE + rate`` of a :meth:`RDCodec.forward` output.
 
     Conventions: MSE is the mean squared error per real dimension of the normalised channel, which equals
-    the NMSE (linear) of each report; the rate is the likelihood estimate in bits per real CSI dimension
-    (2 * A * S per report), the unit every simnet table reports.
+    the NMSE (linear) of each report; the rate is the likelihood estimate of every latent in
+    ``out["likelihoods"]`` (y, and a hyperprior's side latent z) in bits per real CSI dimension (2 * A * S per
+    report), the unit every simnet table reports.
 
     Returns:
         {"loss", "mse", "bpd"}: scalar float32 tensors.
@@ -284,6 +285,6 @@ def rd_loss(out: dict[str, Any], lmbda: float) -> dict[str, torch.Tensor]:
     h_n = out["h_n"]
     num_real_dims = 2 * h_n.shape[-1] * h_n.shape[-2]
     mse = (out["h_n_hat"] - h_n).abs().square().flatten(1).sum(1).mean() / num_real_dims
-    bits = -torch.log2(out["likelihoods"]["y"]).flatten(1).sum(1).mean()
+    bits = torch.stack([-torch.log2(lik).flatten(1).sum(1) for lik in out["likelihoods"].values()]).sum(0).mean()
     bpd = bits / num_real_dims
     return {"loss": lmbda * mse + bpd, "mse": mse, "bpd": bpd}

@@ -28,6 +28,9 @@ class RawCodec(torch.nn.Module):
         num_subcarriers: OFDM subcarriers.
     """
 
+    finetunable = False
+    """No learned weights: there is nothing to fine-tune, so only the ``never`` policy may run it (checked at load)."""
+
     def __init__(self, num_bs_ant: int, num_subcarriers: int) -> None:
         super().__init__()
         self.num_bs_ant = int(num_bs_ant)
@@ -50,6 +53,8 @@ class RawCodec(torch.nn.Module):
         return streams, self.decompress(streams)
 
     def decompress(self, streams: list[bytes]) -> np.ndarray:
+        if not streams:
+            return np.zeros((0, self.num_bs_ant, self.num_subcarriers), dtype=np.complex64)
         bad = [i for i, s in enumerate(streams) if len(s) != self._nbytes or s[:2] != _MAGIC]
         if bad:
             raise DataError(f"raw codec: stream {bad[0]} is corrupt or for another array size "

@@ -172,11 +172,13 @@ def scenario_from_mapping(mapping: Mapping[str, Any], path: str | Path, seed: in
     codec = resolve_codec(ctx, parse_part(ctx, "codec", raw["codec"], codec_reg), system, codec_reg)
     check_report_spacing(ctx, sections["ues"])
     policy_specs = parse_policy_specs(ctx, raw["policies"], policy_reg)
-    if not getattr(codec_reg.get(codec.type), "trainable", True):
-        moving = [s.label for s in policy_specs if s.type != "never"]
-        if moving:
-            raise ctx.error("policies", f"codec {codec.type!r} is a fixed codebook with no model to update; "
-                                        f"only the 'never' policy can run it (remove {', '.join(moving)})")
+    moving = [s.label for s in policy_specs if s.type != "never"]
+    if moving and not getattr(codec_reg.get(codec.type), "trainable", True):
+        raise ctx.error("policies", f"codec {codec.type!r} is a fixed codebook with no model to update; "
+                                    f"only the 'never' policy can run it (remove {', '.join(moving)})")
+    if moving and not getattr(codec_reg.get(codec.type), "finetunable", True):
+        raise ctx.error("policies", f"codec {codec.type!r} has no learned weights to fine-tune; "
+                                    f"only the 'never' policy can run it (remove {', '.join(moving)})")
     scenario = Scenario(
         name=name,
         path=str(path),

@@ -25,13 +25,18 @@ SCHEMES = ("encoder_only", "full_model", "translation")
 
 
 def count_flops(codec: Any, translation: Any = None) -> int:
-    """FLOPs of one report through ``codec.analysis`` and ``codec.synthesis`` (and a translation wrapper's
-    ``translate`` / ``retranslate`` around them when given)."""
+    """FLOPs of one report through ``codec.analysis`` and ``codec.synthesis``, a hyperprior's
+    ``side_information`` path when the codec has one, and a translation wrapper's ``translate`` /
+    ``retranslate`` around them when given."""
     gen = torch.Generator().manual_seed(0)
     h = torch.randn(1, codec.num_bs_ant, codec.num_subcarriers, dtype=torch.complex64, generator=gen)
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         x = translation.translate(h) if translation is not None else h
-        h_hat = codec.synthesis(torch.round(codec.analysis(x)))
+        y = codec.analysis(x)
+        h_hat = codec.synthesis(torch.round(y))
+        side = getattr(codec, "side_information", None)  # a hyperprior's h_a (UE) and h_s (UE and BS)
+        if side is not None:
+            side(y)
         if translation is not None:
             translation.retranslate(h_hat)
     return int(counter.get_total_flops())

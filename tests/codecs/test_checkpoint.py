@@ -21,7 +21,7 @@ from simnet.errors import ConfigError, DataError
 from tests.codecs.conftest import few_path_channels
 
 
-@pytest.mark.parametrize("name", ["learned-transform", "rd-cnn-paper", "rd-crnet"])
+@pytest.mark.parametrize("name", ["learned-transform", "rd-cnn-paper", "rd-crnet", "rd-crnet-hyperprior"])
 def test_save_load_roundtrip_gives_identical_streams(name: str, tmp_path: Path) -> None:
     codec = CODECS.make(name, num_bs_ant=8, num_subcarriers=8, seed=1).eval()
     path = save_codec(codec, tmp_path / "c.pt", lmbda=2.0, data_hash="abc")

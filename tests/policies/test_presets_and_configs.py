@@ -20,6 +20,7 @@ from tests.policies.test_contract import FAST, ToyCodec, csi, walk
 
 def _scenario(tmp_path: Path, policies: str) -> Path:
     text = TINY.read_text().replace("policies:\n  - type: never\n", f"policies:\n{policies}")
+    text = text.replace("codec: {type: raw}", "codec: {type: learned-transform}")  # raw has nothing to fine-tune
     p = tmp_path / "s.yaml"
     p.write_text(text)
     return p
