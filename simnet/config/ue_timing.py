@@ -73,14 +73,14 @@ def report_every(ctx: Ctx, ues: Any) -> int:
     if is_time_based(ues):
         report_ms = ues.report_period_ms if ues.report_period_ms is not None else ues.csi_rs_period_ms
         ratio, key = report_ms / (1e3 * csi_rs_period_s(ues)), "ues.report_period_ms"
-        need = f"ues.csi_rs_period_ms = {ues.csi_rs_period_ms:g}"
+        need, value = f"ues.csi_rs_period_ms = {1e3 * csi_rs_period_s(ues):g}", f"{report_ms:g}"
     else:
         report_m = ues.report_spacing_m or ues.sample_spacing_m
         ratio, key = report_m / ues.sample_spacing_m, "ues.report_spacing_m"
-        need, report_ms = f"ues.sample_spacing_m = {ues.sample_spacing_m}", report_m
+        need, value = f"ues.sample_spacing_m = {ues.sample_spacing_m}", f"{report_m}"
     every = int(round(ratio))
     if every < 1 or abs(ratio - every) > 1e-4 * ratio:
-        raise ctx.error(key, f"value {report_ms} must be a whole multiple of {need}")
+        raise ctx.error(key, f"value {value} must be a whole multiple of {need}")
     return every
 
 
