@@ -44,6 +44,10 @@ def check_ue_timing(ctx: Ctx, ues: Any, given: dict[str, Any]) -> None:
             raise ctx.error(f"ues.{b[0]}", f"gives the {what} a second time beside ues.{a[0]}: set either "
                                            f"{' / '.join(one)} or {' / '.join(other)}, not both")
     if ues.speeds_mps is not None:
+        raw = given.get("speeds_mps")
+        for k, v in enumerate(raw if isinstance(raw, list | tuple) else []):
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ctx.error(f"ues.speeds_mps[{k}]", f"must be a number [m/s], got {v!r}")
         if not ues.speeds_mps:
             raise ctx.error("ues.speeds_mps", "is empty: give at least one speed [m/s], e.g. [1.4, 10.0]")
         lo, hi = SPEED_RANGE_MPS

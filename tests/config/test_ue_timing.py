@@ -42,6 +42,7 @@ def test_only_the_report_period_means_every_occasion_is_reported():
     (["ues.speed_mps=3"], r"ues.speeds_mps: gives the speed a second time beside ues.speed_mps"),
     (["ues.speeds_mps=[]"], r"ues.speeds_mps: is empty"),
     (["ues.speeds_mps=[1.4, -2]"], r"ues.speeds_mps\[1\]: value -2.0 is out of range"),
+    (["ues.speeds_mps=[true]"], r"ues.speeds_mps\[0\]: must be a number \[m/s\], got True"),
     (["ues.track_length_m=3"], r"ues.track_duration_s: gives the track length a second time beside "
                                r"ues.track_length_m"),
     (["ues.track_duration_s=1000"], r"ues.track_duration_s: UE 0 at 1.4 m/s covers 1400 m in 1000 s, more than "
