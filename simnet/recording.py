@@ -97,7 +97,8 @@ def _run(world: Any, todo: tuple[PolicySpec, ...], workers: int, make: Callable[
 
 
 def _summarized(world: Any, spec: PolicySpec, rec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    return summarize(spec.label, spec.type, learning_interval_m(spec), rec, num_dims(world)), rec
+    return summarize(spec.label, spec.type, learning_interval_m(spec), rec, num_dims(world),
+                     user_percentiles=world.scenario.output.user_percentiles), rec
 
 
 def learning_interval_m(spec: PolicySpec) -> float:

@@ -186,8 +186,11 @@ HOSTILE_VALUES = [None, True, "x", -1, 0, 1e308, math.inf, math.nan, [], {}, [1,
 SECTION_KEYS = {
     "system": ["carrier_hz", "bandwidth_hz", "num_subcarriers", "bs_array", "snr_db"],
     "ues": ["count", "speed_mps", "sample_spacing_m", "report_spacing_m", "track_length_m", "window_max",
-            "seconds_per_step", "stagger"],
-    "uplink": ["rate_bps", "discipline", "latency_s"], "downlink": ["slot_period_s"], "output": ["dir", "plots"],
+            "seconds_per_step", "stagger", "csi_rs_period_ms", "report_period_ms", "speeds_mps", "track_duration_s",
+            "estimation_snr_db"],
+    "uplink": ["rate_bps", "discipline", "latency_s", "loss_probability", "retransmit", "max_retransmissions",
+               "retransmit_delay_s"],
+    "downlink": ["slot_period_s"], "output": ["dir", "plots", "user_percentiles"],
 }
 POLICY_KEYS = {
     "periodic": ["interval_m", "window_size", "steps", "batch_size", "lr", "lambda", "beta", "prior", "num_bins",

@@ -23,6 +23,10 @@ SUMMARY_COLUMNS = [
     "se_zf_bps_hz", "mean_csi_age_ms", "mean_queue_delay_ms", "num_model_updates", "num_finetunes",
     "uplink_utilisation", "sgcs", "sgcs_report",
 ]
+OPTIONAL_SUMMARY_COLUMNS = ["num_reports_lost", "se_p5_bps_hz", "se_zf_p5_bps_hz", "sgcs_p5"]
+"""Columns after ``SUMMARY_COLUMNS`` where a run has them: reports the uplink lost (``uplink.loss_probability``
+> 0), and the 5th percentile over users of each user's mean SE and SGCS at use (``output.user_percentiles``)."""
+USER_PERCENTILE = 5.0
 _PACKAGES = ["simnet", "numpy", "scipy", "torch", "simpy", "pandas", "pyarrow", "quadriga-lib", "constriction",
              "deepmimo", "pydantic", "matplotlib"]
 
@@ -121,7 +125,8 @@ def _db(x: float) -> float:
     return float(10.0 * np.log10(max(x, 1e-30))) if np.isfinite(x) else float("nan")
 
 
-def summarize(label: str, policy: str, interval_m: float, rec: dict[str, Any], num_dims: int) -> dict[str, Any]:
+def summarize(label: str, policy: str, interval_m: float, rec: dict[str, Any], num_dims: int,
+              user_percentiles: bool = False) -> dict[str, Any]:
     """One summary row for one policy variant.
 
     ``interval_m`` is the distance between the policy's fine-tunes as the policy reports it
@@ -132,11 +137,35 @@ def summarize(label: str, policy: str, interval_m: float, rec: dict[str, Any], n
     bits are spread over all reports of the run. ``nmse_db`` is at time of use (downlink slots, so
     queueing and staleness count); ``nmse_report_db`` is against the channel each report measured; ``sgcs``
     (time of use) and ``sgcs_report`` likewise (:func:`simnet.sim.beamforming.sgcs`, mean over subbands).
+    With ``rec["num_reports_lost"]`` (a lossy uplink) the row has ``num_reports_lost``; with
+    ``user_percentiles`` it has ``se_p5_bps_hz``, ``se_zf_p5_bps_hz`` and ``sgcs_p5``: the 5th percentile
+    (linear interpolation) over users of each user's mean over its downlink slots.
     """
     packets = pd.DataFrame(rec["packets"], columns=["ue", "kind", "bits", "t_enqueue_s", "t_deliver_s"])
     slots = pd.DataFrame(rec["slots"], columns=["nmse", "cosine_sim", "se_mrt_bps_hz", "se_zf_bps_hz", "age_s",
                                                 "sgcs"])
     reports = pd.DataFrame(rec["reports"], columns=["nmse_report", "sgcs_report"])
+    row = _pooled(label, policy, interval_m, rec, num_dims, packets, slots, reports)
+    if "num_reports_lost" in rec:
+        row["num_reports_lost"] = int(rec["num_reports_lost"])
+    if user_percentiles:
+        row.update(user_percentile_scores(rec["slots"]))
+    return row
+
+
+def user_percentile_scores(slot_rows: list[dict[str, Any]]) -> dict[str, float]:
+    """The 5th percentile over users of each user's mean MRT SE, ZF SE [bit/s/Hz] and SGCS at use (NaN if none)."""
+    keys = {"se_p5_bps_hz": "se_mrt_bps_hz", "se_zf_p5_bps_hz": "se_zf_bps_hz", "sgcs_p5": "sgcs"}
+    slots = pd.DataFrame(slot_rows, columns=["ue", *keys.values()])
+    if not len(slots):
+        return {k: float("nan") for k in keys}
+    per_user = slots.groupby("ue")[list(keys.values())].mean()
+    return {k: float(np.percentile(per_user[col].to_numpy(), USER_PERCENTILE)) for k, col in keys.items()}
+
+
+def _pooled(label: str, policy: str, interval_m: float, rec: dict[str, Any], num_dims: int, packets: pd.DataFrame,
+            slots: pd.DataFrame, reports: pd.DataFrame) -> dict[str, Any]:
+    """The summary columns every run has (``SUMMARY_COLUMNS``), over all UEs pooled."""
     csi = packets[packets.kind == "csi"]
     upd = packets[packets.kind == "update"]
     num_reports = len(csi)
@@ -171,7 +200,8 @@ def summarize(label: str, policy: str, interval_m: float, rec: dict[str, Any], n
 
 def write_summary(out_dir: Path, rows: list[dict[str, Any]]) -> pd.DataFrame:
     """Write ``summary.csv`` (fixed column order, 6 significant digits so reruns are byte-identical)."""
-    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+    extra = [c for c in OPTIONAL_SUMMARY_COLUMNS if any(c in r for r in rows)]
+    df = pd.DataFrame(rows, columns=SUMMARY_COLUMNS + extra)
     atomic_write(out_dir / "summary.csv", lambda p: df.to_csv(p, index=False, float_format="%.6g"))
     return df
 

@@ -114,18 +114,14 @@ def resolve_codec(ctx: Ctx, codec: PartConfig, system: Any, registry: Any) -> Pa
 
 
 def check_report_spacing(ctx: Ctx, ues: Any) -> int:
-    """Samples per report: ``ues.report_spacing_m`` (default the sample spacing) over ``ues.sample_spacing_m``.
+    """Measurements per report (distance or time settings): :func:`simnet.config.ue_timing.report_every`.
 
     Raises:
-        ConfigError: the report spacing is not a whole multiple of the sample spacing.
+        ConfigError: the report spacing (period) is not a whole multiple of the sample spacing (CSI-RS period).
     """
-    report_spacing = ues.report_spacing_m or ues.sample_spacing_m
-    ratio = report_spacing / ues.sample_spacing_m
-    report_every = int(round(ratio))
-    if report_every < 1 or abs(ratio - report_every) > 1e-4 * ratio:
-        raise ctx.error("ues.report_spacing_m", f"value {report_spacing} must be a whole multiple of "
-                                                f"ues.sample_spacing_m = {ues.sample_spacing_m}")
-    return report_every
+    from simnet.config.ue_timing import report_every
+
+    return report_every(ctx, ues)
 
 
 __all__ = ["CodecResolved", "STRICT_GRID_KEYS", "check_report_spacing", "resolve_codec",

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from simnet.config import ue_timing
+from simnet.config.fields import Ctx
 from simnet.errors import ConfigError
 
 MAX_CHANNEL_BYTES = 8 * 2**30
@@ -97,13 +99,12 @@ def estimate(scenario: Any, track_lengths_m: Sequence[float]) -> RunEstimate:
     """The size of ``scenario`` when UE ``u`` walks ``track_lengths_m[u]`` metres (the length really used)."""
     ues = scenario.ues
     dims = scenario.system.num_bs_ant * scenario.system.num_subcarriers
-    report_spacing = ues.report_spacing_m or ues.sample_spacing_m
-    report_every = max(1, round(report_spacing / ues.sample_spacing_m))
-    report_period_s = report_spacing / ues.speed_mps
-    num_samples = [float(np.floor(length / ues.sample_spacing_m + 1e-9)) + 1.0 for length in track_lengths_m]
-    num_reports = float(sum(np.ceil(n / report_every) for n in num_samples))
-    t_end = max((u * report_period_s / ues.count if ues.stagger else 0.0) + (n - 1) * ues.sample_spacing_m
-                / ues.speed_mps for u, n in enumerate(num_samples))
+    every = max(1, ue_timing.report_every(Ctx(scenario.path), ues))
+    spacing = [ue_timing.sample_spacing_m(ues, u) for u in range(len(track_lengths_m))]
+    num_samples = [float(np.floor(length / spacing[u] + 1e-9)) + 1.0 for u, length in enumerate(track_lengths_m)]
+    num_reports = float(sum(np.ceil(n / every) for n in num_samples))
+    t_end = max((u * ue_timing.report_period_s(ues, u) / ues.count if ues.stagger else 0.0)
+                + (n - 1) * spacing[u] / ues.speed_of(u) for u, n in enumerate(num_samples))
     num_slots = float(np.floor(t_end / scenario.downlink.slot_period_s + 1e-9))  # slots at k * period <= t_end
     total_samples = float(sum(num_samples))
     num_slot_rows = num_slots * ues.count
@@ -128,18 +129,33 @@ def check(scenario: Any, est: RunEstimate) -> None:
         raise ConfigError(f"{where}: the channels of {est.num_ues} users x {est.num_samples / est.num_ues:,.0f} "
                           f"samples x {scenario.system.num_bs_ant} antennas x {scenario.system.num_subcarriers} "
                           f"subcarriers need {est.channel_bytes / 2**30:,.1f} GiB, more than "
-                          f"{MAX_CHANNEL_BYTES / 2**30:.0f} GiB: raise ues.sample_spacing_m "
-                          f"({scenario.ues.sample_spacing_m:g}), shorten ues.track_length_m or lower ues.count")
+                          f"{MAX_CHANNEL_BYTES / 2**30:.0f} GiB: raise {_measure_key(scenario.ues)}, shorten "
+                          f"{_length_key(scenario.ues)} or lower ues.count")
     if est.num_events > MAX_EVENTS or est.num_table_rows > MAX_TABLE_ROWS:
         if est.num_slots >= est.num_reports:
             keys = (f"raise downlink.slot_period_s ({scenario.downlink.slot_period_s:g}) or ues.speed_mps "
-                    f"({scenario.ues.speed_mps:g}), or shorten ues.track_length_m")
+                    f"({scenario.ues.speed_mps:g}), or shorten {_length_key(scenario.ues)}")
         else:
-            keys = (f"raise ues.report_spacing_m ({scenario.ues.report_spacing_m or scenario.ues.sample_spacing_m:g}), "
-                    "shorten ues.track_length_m or lower ues.count")
+            keys = f"raise {_report_key(scenario.ues)}, shorten {_length_key(scenario.ues)} or lower ues.count"
         raise ConfigError(f"{where}: {est.num_slots:,.3g} downlink slots and {est.num_reports:,.3g} reports per "
                           f"variant ({est.num_events:.3g} events, {est.num_table_rows:.3g} table rows) are more "
                           f"than a run can hold ({MAX_EVENTS:.0e} events, {MAX_TABLE_ROWS:.0e} rows): {keys}")
+
+
+def _measure_key(ues: Any) -> str:
+    if ue_timing.is_time_based(ues):
+        return f"ues.csi_rs_period_ms ({1e3 * ue_timing.csi_rs_period_s(ues):g})"
+    return f"ues.sample_spacing_m ({ues.sample_spacing_m:g})"
+
+
+def _report_key(ues: Any) -> str:
+    if ue_timing.is_time_based(ues):
+        return f"ues.report_period_ms ({ues.report_period_ms or ues.csi_rs_period_ms:g})"
+    return f"ues.report_spacing_m ({ues.report_spacing_m or ues.sample_spacing_m:g})"
+
+
+def _length_key(ues: Any) -> str:
+    return "ues.track_duration_s" if ues.track_duration_s is not None else "ues.track_length_m"
 
 
 def polyline_length_m(waypoints_m: np.ndarray) -> float:
@@ -178,11 +194,22 @@ def check_tracks(scenario: Any, tracks: Sequence[np.ndarray]) -> RunEstimate:
     Raises:
         ConfigError: ``track_length_m`` longer than a route, or a run too large.
     """
+    ues = scenario.ues
     lengths = [polyline_length_m(t) for t in tracks]
-    wanted = scenario.ues.track_length_m
-    if wanted is not None:
+    if ues.track_duration_s is not None:
+        for u, length in enumerate(lengths):
+            wanted = ue_timing.track_length_m(ues, u)
+            assert wanted is not None
+            if wanted > length + ue_timing.sample_spacing_m(ues, u):
+                raise ConfigError(f"{scenario.path}: ues.track_duration_s: UE {u} at {ues.speed_of(u):g} m/s "
+                                  f"covers {wanted:g} m in {ues.track_duration_s:g} s, more than its {length:.6g} m "
+                                  f"route of channel {scenario.channel.type!r}: give at most "
+                                  f"{math.floor(length / ues.speed_of(u) * 1e3) / 1e3:g} s")
+        lengths = [min(float(ue_timing.track_length_m(ues, u) or 0.0), length) for u, length in enumerate(lengths)]
+    elif ues.track_length_m is not None:
+        wanted = ues.track_length_m
         u = int(np.argmin(lengths))
-        if wanted > lengths[u] + scenario.ues.sample_spacing_m:  # less than a sample past the end: the end
+        if wanted > lengths[u] + ue_timing.sample_spacing_m(ues, u):  # less than a sample past the end: the end
             raise ConfigError(f"{scenario.path}: ues.track_length_m: value {wanted:g} is longer than the "
                               f"{lengths[u]:.6g} m route of UE {u} of channel {scenario.channel.type!r}: give at "
                               f"most {math.floor(lengths[u] * 1e3) / 1e3:g}, or leave it out to walk whole routes")
@@ -201,9 +228,10 @@ def check_at_load(scenario: Any) -> RunEstimate | None:
     tracks = _geometric_tracks(scenario)
     if tracks is not None:
         return check_tracks(scenario, tracks)
-    if scenario.ues.track_length_m is None:
+    ues = scenario.ues
+    if ues.track_length_m is None and ues.track_duration_s is None:
         return None
-    est = estimate(scenario, [scenario.ues.track_length_m] * scenario.ues.count)
+    est = estimate(scenario, [float(ue_timing.track_length_m(ues, u) or 0.0) for u in range(ues.count)])
     check(scenario, est)
     return est
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from pydantic import ConfigDict
 from pydantic.dataclasses import dataclass
 
-from simnet.config.cross_section import check_report_spacing, resolve_codec, resolve_system
+from simnet.config.cross_section import resolve_codec, resolve_system
 from simnet.config.fields import Ctx, parse_section
 from simnet.config.file import (
     SCENARIO_TOP_KEYS,
@@ -31,6 +31,7 @@ from simnet.config.parts import PartConfig, parse_part
 from simnet.config.policy_specs import Block, PolicySpec, parse_policy_specs
 from simnet.config.run_budget import check_at_load, note_cost
 from simnet.config.strict_yaml import quote
+from simnet.config.ue_timing import check_ue_timing
 from simnet.errors import ConfigError
 
 __all__ = ["Block", "Ctx", "DownlinkConfig", "OutputConfig", "PartConfig", "PolicySpec", "Scenario", "SystemConfig",
@@ -68,6 +69,21 @@ class UEConfig:
     window_max: int = field(default=256, metadata={"ge": 1, "le": 100000})
     seconds_per_step: float = field(default=0.01, metadata={"ge": 0, "le": 3600, "note": "up to an hour"})
     stagger: bool = True
+    # NR-like timing (instead of sample_spacing_m / report_spacing_m): a CSI-RS occasion every csi_rs_period_ms,
+    # a report at every report_period_ms / csi_rs_period_ms-th occasion (simnet.config.ue_timing)
+    csi_rs_period_ms: float | None = field(default=None, metadata={"ge": 0.0625, "le": 10000,
+                                                                    "note": "one slot at 240 kHz to 10 s"})
+    report_period_ms: float | None = field(default=None, metadata={"ge": 0.0625, "le": 10000,
+                                                                    "note": "one slot at 240 kHz to 10 s"})
+    # per-UE speeds, UE u moving at speeds_mps[u % len(speeds_mps)] (instead of speed_mps)
+    speeds_mps: tuple[float, ...] | None = None
+    track_duration_s: float | None = field(default=None, metadata={"gt": 0, "le": 86400, "note": "up to a day"})
+    # LS channel estimation at the UE: per-element SNR of the CSI-RS estimate over the UE's mean channel power
+    estimation_snr_db: float | None = field(default=None, metadata={"ge": -30, "le": 100})
+
+    def speed_of(self, u: int) -> float:
+        """Speed of UE ``u`` [m/s]."""
+        return float(self.speeds_mps[u % len(self.speeds_mps)]) if self.speeds_mps else self.speed_mps
 
 
 @dataclass(frozen=True, config=_STRICT)
@@ -79,6 +95,11 @@ class UplinkConfig:
     latency_s: float = field(default=0.0, metadata={"ge": 0, "le": 60, "note": "up to a minute"})
     # CRC per CSI report (simnet.coding.crc): none, the NR UCI rule (CRC11 for the usual >= 20 payload bits), or fixed
     report_crc: Literal["none", "nr", "crc6", "crc11", "crc16", "crc24c"] = "none"
+    # each transmission lost with this probability (simnet.sim.lossy_uplink); 0 = a lossless uplink
+    loss_probability: float = field(default=0.0, metadata={"ge": 0, "lt": 1, "note": "0 <= p < 1"})
+    retransmit: bool = False
+    max_retransmissions: int = field(default=3, metadata={"ge": 0, "le": 32})
+    retransmit_delay_s: float = field(default=0.004, metadata={"ge": 0, "le": 10, "note": "up to 10 s"})
 
 
 @dataclass(frozen=True, config=_STRICT)
@@ -94,6 +115,8 @@ class OutputConfig:
 
     dir: str = field(default="results", metadata={"nonblank": True, "note": "a folder, e.g. results"})
     plots: bool = True
+    # summary.csv also holds the 5th percentile over users of each user's mean SE (MRT, ZF) and SGCS at use
+    user_percentiles: bool = False
 
 
 @dataclass(frozen=True)
@@ -170,7 +193,7 @@ def scenario_from_mapping(mapping: Mapping[str, Any], path: str | Path, seed: in
     channel = parse_part(ctx, "channel", raw["channel"], chan_reg)
     system = resolve_system(ctx, sections["system"], dict(raw.get("system") or {}), channel, chan_reg)
     codec = resolve_codec(ctx, parse_part(ctx, "codec", raw["codec"], codec_reg), system, codec_reg)
-    check_report_spacing(ctx, sections["ues"])
+    check_ue_timing(ctx, sections["ues"], dict(raw.get("ues") or {}))
     policy_specs = parse_policy_specs(ctx, raw["policies"], policy_reg)
     moving = [s.label for s in policy_specs if s.type != "never"]
     if moving and not getattr(codec_reg.get(codec.type), "trainable", True):

@@ -36,9 +36,12 @@ class Reconstruction:
 class BaseStation:
     """Receives uplink packets and serves the UEs at downlink slots.
 
-    Decoder versions: a UE's reports arrive in the order they were encoded (CSI reports are first-come
-    first-served among themselves under every discipline) and its model versions only grow, so once a report
-    of version ``v`` has arrived no later report of that UE needs a version below ``v``; those are dropped.
+    Decoder versions: a UE's model versions only grow, and on a lossless uplink its reports arrive in the order
+    they were encoded (CSI reports are first-come first-served among themselves under every discipline), so
+    once a report of version ``v`` has arrived the decoders below ``v`` are dropped. On a lossy uplink
+    (:mod:`simnet.sim.lossy_uplink`) a retransmitted report can arrive after a later one: a report measured
+    before the CSI the BS holds is scored but does not replace it, and one encoded for a decoder already
+    dropped is not decoded; both rows have ``superseded`` True (the key only appears on such rows).
 
     Args:
         env: the SimPy environment.
@@ -92,12 +95,15 @@ class BaseStation:
 
     def _on_report(self, packet: Packet) -> None:
         ue, v = packet.ue, packet.meta["version"]
-        if v not in self.decoders[ue]:
+        retired = v not in self.decoders[ue] and v < max(self.decoders[ue])
+        if v not in self.decoders[ue] and not retired:
             raise AssertionError(f"UE {ue} encoded with model version {v} that the BS does not hold")
         for old in [old for old in self.decoders[ue] if old < v]:
             del self.decoders[ue][old]
         crc_ok = passes(packet.payload, packet.check)
-        h_hat = self.decoders[ue][v].decompress([packet.payload])[0] if crc_ok else None
+        h_hat = self.decoders[ue][v].decompress([packet.payload])[0] if crc_ok and not retired else None
+        latest = self.latest[ue]
+        superseded = retired or (latest is not None and packet.meta["t_measure_s"] < latest.t_measure_s)
         i = packet.meta["sample"]
         row: dict[str, Any] = {
             "ue": ue, "report": packet.meta["report"], "sample": i, "version": v,
@@ -108,8 +114,11 @@ class BaseStation:
         }
         if packet.check.name is not None:  # columns only with a CRC, so tables without one stay as they were
             row.update(crc_bits=packet.check.num_bits, crc_ok=crc_ok)
+        if superseded:
+            row["superseded"] = True
         if h_hat is not None:
-            self.latest[ue] = Reconstruction(h_hat=h_hat, t_measure_s=packet.meta["t_measure_s"], version=v)
+            if not superseded:
+                self.latest[ue] = Reconstruction(h_hat=h_hat, t_measure_s=packet.meta["t_measure_s"], version=v)
             h_meas = self.h[ue][i]
             h_use = self.h[ue][int(self.samples[ue].index_at(self.env.now))]
             row.update(nmse_report=float(nmse(h_meas, h_hat)), nmse_at_delivery=float(nmse(h_use, h_hat)),

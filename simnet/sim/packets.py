@@ -50,6 +50,8 @@ class Packet:
         update: for ``kind == "update"``, the BS-side apply step and the event the UE waits on.
         t_enqueue_s, t_start_s, t_deliver_s: timeline [s] filled in by the uplink.
         seq: position in the uplink's airtime log (-1 for a packet that takes no airtime).
+        num_attempts: transmissions so far (a lossy uplink may send a packet more than once).
+        dropped: a lossy uplink gave the packet up: it never arrives (``t_deliver_s`` stays NaN).
     """
 
     ue: int
@@ -62,6 +64,8 @@ class Packet:
     t_start_s: float = float("nan")
     t_deliver_s: float = float("nan")
     seq: int = -1
+    num_attempts: int = 0
+    dropped: bool = False
 
     @property
     def bits(self) -> int:

@@ -28,7 +28,8 @@ class UserEquipment:
         env: the SimPy environment.
         index: UE index.
         samples: the UE's sampled track.
-        h: [num_samples, num_bs_ant, num_subcarriers], complex64, true channels along the track.
+        h: [num_samples, num_bs_ant, num_subcarriers], complex64, the channels the UE measures along its track
+            (the true ones, or its CSI-RS estimates: ``World.measured``).
         report_every: report every this many samples.
         codec: the UE's codec (its decoder equals the BS's version 0).
         policy: the UE's fine-tuning policy.

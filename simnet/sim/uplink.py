@@ -62,6 +62,10 @@ class Uplink:
         self.busy_s = 0.0
         env.process(self._serve(env))
 
+    def _enqueue(self, packet: Packet) -> None:
+        """Put ``packet`` in the queue (its priority from its class and its ``seq``)."""
+        self._queue.put(simpy.PriorityItem(self._priority(packet), packet))
+
     def _priority(self, packet: Packet) -> tuple[int, int]:
         cls = 0 if (self.discipline == "fifo" or packet.kind == "csi") else 1
         return (cls, packet.seq)
@@ -79,7 +83,7 @@ class Uplink:
             return
         packet.seq = next(self._seq)
         self.sent.append(packet)
-        self._queue.put(simpy.PriorityItem(self._priority(packet), packet))
+        self._enqueue(packet)
 
     def queue_length(self) -> int:
         return len(self._queue.items)
@@ -89,13 +93,18 @@ class Uplink:
             item = yield self._queue.get()
             packet: Packet = item.item
             packet.t_start_s = env.now
+            packet.num_attempts += 1
             service_s = packet.bits / self.rate_bps
             yield env.timeout(service_s)
             self.busy_s += service_s
-            if self.latency_s > 0:
-                env.process(self._propagate(env, packet))
-            else:
-                self._deliver(packet)
+            self._transmitted(env, packet)
+
+    def _transmitted(self, env: simpy.Environment, packet: Packet) -> None:
+        """The packet's airtime is over: deliver it after the latency (hook for uplinks that lose packets)."""
+        if self.latency_s > 0:
+            env.process(self._propagate(env, packet))
+        else:
+            self._deliver(packet)
 
     def _propagate(self, env: simpy.Environment, packet: Packet) -> Generator[simpy.Event, Any, None]:
         yield env.timeout(self.latency_s)

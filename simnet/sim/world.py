@@ -15,8 +15,7 @@ import numpy as np
 
 from simnet.channels import CHANNEL_SOURCES
 from simnet.codecs import CODECS, codec_lmbda, load_codec
-from simnet.config import Ctx, PartConfig, Scenario, SystemConfig
-from simnet.config.cross_section import check_report_spacing
+from simnet.config import Ctx, PartConfig, Scenario, SystemConfig, ue_timing
 from simnet.config.parts import CODEC_BLOCK_OPTIONS
 from simnet.config.run_budget import check_tracks
 from simnet.errors import ConfigError, SimnetError
@@ -35,6 +34,9 @@ class World:
         codec: the pretrained codec every UE starts from.
         report_every: a report every this many samples.
         ue_seeds: per UE, the seed of its own generator (the same in every variant).
+        h_measured: per UE, [num_samples, num_bs_ant, num_subcarriers] complex64 CSI-RS estimates the UE
+            encodes and fine-tunes on (``ues.estimation_snr_db``), or None (the UE measures the true channel).
+        uplink_seed: the seed of the uplink's loss draws (the same in every variant).
         channel_info: what channel source and data were really used (for the manifest).
         codec_info: which codec and checkpoint (path and SHA-256) were used, and its ``lmbda``.
     """
@@ -47,6 +49,12 @@ class World:
     ue_seeds: list[np.random.SeedSequence]
     channel_info: dict[str, Any]
     codec_info: dict[str, Any]
+    h_measured: list[np.ndarray] | None = None
+    uplink_seed: np.random.SeedSequence | None = None
+
+    def measured(self, u: int) -> np.ndarray:
+        """UE ``u``'s channels as it measures them (its CSI-RS estimates; the true ones without estimation noise)."""
+        return self.h[u] if self.h_measured is None else self.h_measured[u]
 
     @property
     def t_end_s(self) -> float:
@@ -123,16 +131,17 @@ def build_world(scenario: Scenario, cache_dir: Path | None = None, progress: Pro
     source = build_source(scenario.channel, scenario.system, channel_seed, scenario.path)
     codec, codec_info = build_codec(scenario.codec, scenario.system, scenario.path)
 
-    report_every = check_report_spacing(Ctx(scenario.path), ues)  # checked at load: here only computed
-    report_period_s = (ues.report_spacing_m or ues.sample_spacing_m) / ues.speed_mps
+    # spawned after the UEs' seeds, so that these come out as they always did
+    noise_seqs, (uplink_seq,) = root.spawn(ues.count), root.spawn(1)
+    report_every = ue_timing.report_every(Ctx(scenario.path), ues)  # checked at load: here only computed
     tracks = source.tracks(ues.count)
     check_tracks(scenario, tracks)  # track_length_m within the routes, and a run size that fits
     samples: list[TrackSamples] = []
     h: list[np.ndarray] = []
     for u, wp in enumerate(tracks):
-        t0 = u * report_period_s / ues.count if ues.stagger else 0.0
-        traj = Trajectory(wp, ues.speed_mps, t0_s=t0, length_m=ues.track_length_m)
-        smp = traj.sample(ues.sample_spacing_m)
+        t0 = u * ue_timing.report_period_s(ues, u) / ues.count if ues.stagger else 0.0
+        traj = Trajectory(wp, ues.speed_of(u), t0_s=t0, length_m=ue_timing.track_length_m(ues, u))
+        smp = traj.sample(ue_timing.sample_spacing_m(ues, u))
         if len(smp) < 2:
             raise ConfigError(f"{scenario.path}: ues.track_length_m: the track of UE {u} is shorter than two samples")
         samples.append(smp)
@@ -144,4 +153,29 @@ def build_world(scenario: Scenario, cache_dir: Path | None = None, progress: Pro
                     "bandwidth_hz": meta.bandwidth_hz, "num_subcarriers": meta.num_subcarriers,
                     "bs_array": list(meta.bs_array), "seed": channel_seed,
                     "num_samples_per_ue": [len(s) for s in samples]}
-    return World(scenario, samples, h, codec, report_every, list(ue_seqs), channel_info, codec_info)
+    h_measured = None
+    if ues.estimation_snr_db is not None:
+        h_measured = [ls_estimate(hu, ues.estimation_snr_db, np.random.default_rng(seq))
+                      for hu, seq in zip(h, noise_seqs, strict=True)]
+    return World(scenario, samples, h, codec, report_every, list(ue_seqs), channel_info, codec_info, h_measured,
+                 uplink_seq)
+
+
+def ls_estimate(h: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """A least-squares CSI-RS estimate of ``h``: ``h + n``, ``n`` circular complex Gaussian, i.i.d. per element.
+
+    The noise power is the channel's mean power over the whole track over ``10^(snr_db / 10)``, so ``snr_db``
+    is the per-element estimation SNR of a UE under large-scale power control (as the BS's spectral
+    efficiency assumes), the same at every sample of the track.
+
+    Args:
+        h: [num_samples, num_bs_ant, num_subcarriers] complex64, the true channels.
+        snr_db: per-element estimation SNR [dB].
+        rng: the UE's own noise generator.
+
+    Returns:
+        [num_samples, num_bs_ant, num_subcarriers] complex64, the estimates.
+    """
+    noise_var = float(np.mean(np.abs(h) ** 2)) / 10.0 ** (snr_db / 10.0)
+    n = rng.standard_normal((*h.shape, 2)) * np.sqrt(noise_var / 2.0)
+    return (h + (n[..., 0] + 1j * n[..., 1])).astype(np.complex64)
