@@ -50,12 +50,12 @@ class EigenSGCSCodec(RDCodec):
     them as h_hat[:, k] = conj(w_hat_j) on subband j's subcarriers (the codebooks' BS view, so MRT on h_hat
     transmits w_hat_j; NMSE against h is not meaningful for it, SGCS is). No norm code is sent::
 
-        h [B,A,S] ─subband directions, phase-normalised─> v [B,N3,A] ─angle DFT, subband DFT─> x [B,2*A*N3]
+        h [B,A,S] ─subband directions, phase-normalised─> v [B,N3,A] ─angle DFT, subband DFT, T taps─> x [B,2*A*T]
           ─dense H─LeakyReLU─dense C─> y [B,C,1] ─quantize─> q ─range coder─> bytes
-        bytes ─> q ─> y_hat ─dense H─LeakyReLU─dense 2*A*N3─> x_hat ─inverse DFTs, unit norm─> w_hat [B,N3,A]
+        bytes ─> q ─> y_hat ─dense H─LeakyReLU─dense 2*A*T─> x_hat ─inverse DFTs, unit norm─> w_hat [B,N3,A]
           ─conj, repeat over the subband─> h_hat [B,A,S]
 
-    Parameters: about 2 * (2 A N3) H (A = 64, N3 = 16, H = 64: 0.27 M).
+    Parameters: about 2 * (2 A T) H (A = 64, T = N3 = 16, H = 64: 0.27 M).
 
     Args:
         num_bs_ant: A, BS antennas.
@@ -64,6 +64,8 @@ class EigenSGCSCodec(RDCodec):
         subband_size: subcarriers per subband (N3 = ceil(S / subband_size)), as SGCS scores them.
         num_hidden: H, width of the hidden layer of encoder and decoder.
         num_latent: C, latents per report.
+        num_delay_taps: T, subband-delay taps kept (the lowest T - T // 4 and the T // 4 wrapped negative
+            ones; None: all N3). Fewer taps cap SGCS (o1_like: T = 8 of 16 keeps 0.90) but halve the net.
         seed: seed of the explicit generator that initialises the weights.
     """
 
@@ -72,7 +74,8 @@ class EigenSGCSCodec(RDCodec):
 
     def __init__(self, num_bs_ant: int = 64, num_subcarriers: int = 64,
                  bs_array: tuple[int, int] | list[int] | None = None, subband_size: int = SGCS_SUBBAND_SIZE,
-                 num_hidden: int = 64, num_latent: int = 16, seed: int = 0) -> None:
+                 num_hidden: int = 64, num_latent: int = 16, num_delay_taps: int | None = None,
+                 seed: int = 0) -> None:
         super().__init__(num_bs_ant, num_subcarriers)
         bs_array = default_bs_array(num_bs_ant) if bs_array is None else bs_array
         if len(bs_array) != 2 or int(np.prod(bs_array)) != num_bs_ant:
@@ -89,12 +92,20 @@ class EigenSGCSCodec(RDCodec):
             "subband_size": subband_size, "num_hidden": num_hidden, "num_latent": num_latent, "seed": seed,
         }  # fmt: skip
         self.subband_size = subband_size
-        self.num_subbands = -(-num_subcarriers // subband_size)  # N3
+        self.num_subbands = n3 = -(-num_subcarriers // subband_size)  # N3
+        num_delay_taps = n3 if num_delay_taps is None else num_delay_taps
+        if not isinstance(num_delay_taps, int) or not 1 <= num_delay_taps <= n3:
+            raise ConfigError(f"eigen-sgcs num_delay_taps = {num_delay_taps!r}: must be an integer in [1, {n3}] "
+                              f"(the number of subbands)")
+        if num_delay_taps != n3:
+            self.config["num_delay_taps"] = num_delay_taps  # absent for all taps: older checkpoints still load
+        self.num_delay_taps = num_delay_taps
+        taps = (np.arange(num_delay_taps) - num_delay_taps // 4) % n3
         angle = np.kron(unitary_dft(int(bs_array[0])), unitary_dft(int(bs_array[1])))
-        subband = unitary_dft(self.num_subbands)
-        self.to_angular_delay = ComplexLinear2D(angle, subband)  # [B, A, N3] -> [B, A, N3]
+        subband = np.conj(unitary_dft(n3))[:, taps]  # [N3, T]: directions over subbands -> kept delay taps
+        self.to_angular_delay = ComplexLinear2D(angle, subband)  # [B, A, N3] -> [B, A, T]
         self.from_angular_delay = ComplexLinear2D(np.conj(angle).T, np.conj(subband).T)
-        num_in = 2 * num_bs_ant * self.num_subbands
+        num_in = 2 * num_bs_ant * num_delay_taps
         self._input_scale = float(np.sqrt(2 * num_bs_ant))  # unit-norm subbands -> unit mean square per dim
         gen = torch.Generator().manual_seed(int(seed))
         self.analysis_net = nn.Sequential(dense(num_in, num_hidden, gen), nn.LeakyReLU(0.3),
@@ -128,7 +139,7 @@ class EigenSGCSCodec(RDCodec):
 
     def decode_directions(self, y_hat: torch.Tensor) -> torch.Tensor:
         """y_hat [B, C, 1] float32 -> w_hat [B, N3, A] complex64, unit norm per subband."""
-        x = self.synthesis_net(y_hat.squeeze(-1)).reshape(len(y_hat), 2, self.num_bs_ant, self.num_subbands)
+        x = self.synthesis_net(y_hat.squeeze(-1)).reshape(len(y_hat), 2, self.num_bs_ant, self.num_delay_taps)
         re, im = self.from_angular_delay(x[:, 0], x[:, 1])
         w = torch.complex(re, im).transpose(1, 2)
         return w / w.abs().square().sum(-1, keepdim=True).sqrt().clamp_min(_EPS)

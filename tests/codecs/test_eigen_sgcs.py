@@ -8,7 +8,7 @@ import torch
 
 from simnet.codecs import CODECS, sgcs_of_directions
 from simnet.config import load_scenario
-from simnet.errors import DataError
+from simnet.errors import ConfigError, DataError
 from simnet.learning.finetune import codec_distortion
 from simnet.learning.pretrain import train_codec
 from simnet.sim.beamforming import sgcs
@@ -18,10 +18,10 @@ from tests.codecs.conftest import few_path_channels
 from tests.paths import TINY
 
 
-def make(num_latent: int = 6, seed: int = 0):
+def make(num_latent: int = 6, seed: int = 0, **kw):
     """A 4x4-port, 16-subcarrier codec: 4 subbands of 4 subcarriers."""
     return CODECS.make("eigen-sgcs", num_bs_ant=16, num_subcarriers=16, num_hidden=16, num_latent=num_latent,
-                       seed=seed).eval()
+                       seed=seed, **kw).eval()
 
 
 @pytest.fixture
@@ -57,8 +57,9 @@ def test_target_is_phase_normalised_and_blind_to_scale_and_common_phase(h):
     assert codec.compress(rotated) == codec.compress(h)
 
 
-def test_round_trip_is_exact_with_real_bits_and_no_norm_code(h):
-    codec = make()
+@pytest.mark.parametrize("num_delay_taps", [None, 2])
+def test_round_trip_is_exact_with_real_bits_and_no_norm_code(h, num_delay_taps):
+    codec = make(num_delay_taps=num_delay_taps)
     streams, h_ue = codec.compress_with_reconstruction(h)
     h_bs = codec.decompress(streams)
     np.testing.assert_array_equal(h_bs, h_ue)
@@ -73,6 +74,14 @@ def test_round_trip_is_exact_with_real_bits_and_no_norm_code(h):
     np.testing.assert_allclose(np.linalg.norm(h_bs, axis=1), 1.0, atol=1e-5)
     with pytest.raises(DataError):
         codec.decompress([streams[0] + b"\x01\x00\x00\x00"])
+    rebuilt = CODECS.make("eigen-sgcs", **codec.config)
+    rebuilt.load_state_dict(codec.state_dict())
+    assert rebuilt.eval().compress(h) == streams
+
+
+def test_bad_options_give_one_line():
+    with pytest.raises(ConfigError, match="num_delay_taps = 5: must be an integer in \\[1, 4\\]"):
+        make(num_delay_taps=5)
 
 
 def test_training_on_the_sgcs_loss_raises_sgcs(h):
