@@ -50,8 +50,12 @@ def test_shipped_checkpoints_belong_to_their_codec(codecs: dict[str, Any]):
     from simnet.codecs import shipped_checkpoints
 
     shipped = sorted(p.name for p in shipped_checkpoints())
-    assert sorted(codecs["learned-transform"].checkpoints) == shipped and shipped
-    assert all(not e.checkpoints for name, e in codecs.items() if name != "learned-transform")
+    with_checkpoints = ("learned-transform", "eigen-sgcs")
+    for name in with_checkpoints:
+        own = sorted(n for n in shipped if n.startswith(f"{name}_lambda"))
+        assert sorted(codecs[name].checkpoints) == own and own
+    assert sorted(c for name in with_checkpoints for c in codecs[name].checkpoints) == shipped
+    assert all(not e.checkpoints for name, e in codecs.items() if name not in with_checkpoints)
 
 
 def test_codebooks_print_a_dash_for_flops(codecs: dict[str, Any]):
