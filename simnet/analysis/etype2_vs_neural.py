@@ -31,7 +31,7 @@ def read_runs(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
         if not path.is_file():
             raise DataError(f"{path}: no summary.csv; run the scenario into {run} first")
         df = pd.read_csv(path)
-        df.insert(0, "run", Path(run).name)
+        df.insert(0, "run", Path(run).name.rsplit("-", 2)[0])  # run_sim.py appends -YYYYMMDD-HHMMSS
         parts.append(df)
     return pd.concat(parts, ignore_index=True)
 
