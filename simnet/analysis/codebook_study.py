@@ -1,10 +1,13 @@
-"""Static comparison: SGCS versus report bits of eType II (paramCombination 1-8), Type I and the learned-transform.
+"""Static comparison: SGCS versus report bits of eType II (paramCombination 1-8), Type I and the neural codecs.
 
 Every codec encodes the same held-out channels of each preset (``simnet.learning.pretrain.sample_channels``, test
 split, the default 8x8 array and 64 subcarriers); a row is one codec setting on one preset: the mean real
 report size ``8 * len(stream)`` and the mean SGCS of what the BS decodes against the channel the report
 measured (``simnet.sim.beamforming.sgcs``, 4-subcarrier subbands). No mobility, no model updates: the codec's
-own SGCS at the report.
+own SGCS at the report. The neural codecs are every shipped checkpoint of the grid: ``learned-transform``
+(H-domain, trained on NMSE) and ``eigen-sgcs`` (per-subband directions, trained on SGCS). Rows fall into the
+payload buckets of :data:`BUCKETS` by their real bits per report; the bucket table sets the best eType II
+setting of each bucket beside the best neural one.
 
     python -m simnet.analysis.codebook_study [--num-samples 200] [--out docs/codebooks_sgcs]
 """
@@ -20,14 +23,24 @@ import numpy as np
 import pandas as pd
 
 from simnet.codecs import CODECS, load_codec, shipped_checkpoints
+from simnet.codecs.checkpoint import codec_type
 from simnet.files import atomic_write
 from simnet.sim.beamforming import nmse, sgcs, to_db
 
 PRESETS = ("o1_like", "quadriga_track", "o2_dynamic_like")
 
+BUCKETS: tuple[tuple[str, float, float], ...] = (("small", 0.0, 64.0), ("medium", 64.0, 128.0),
+                                                 ("large", 128.0, 256.0))
+"""Payload buckets (name, lower, upper] in real bits per report: eType II pc1-2, pc3-5 and pc6-8 at 8x8 / N3 = 16."""
+
+
+def bucket_of(bits: float) -> str:
+    """The payload bucket of a mean report size [bits]; ``over`` above the largest."""
+    return next((name for name, lo, hi in BUCKETS if lo < bits <= hi), "over")
+
 
 def codec_settings(num_bs_ant: int, num_subcarriers: int, bs_array: tuple[int, int]) -> list[tuple[str, Any]]:
-    """(label, codec) for eType II paramCombination 1-8, Type I and every shipped learned-transform checkpoint."""
+    """(label, codec) for eType II paramCombination 1-8, Type I and every shipped neural checkpoint of the grid."""
     dims = {"num_bs_ant": num_bs_ant, "num_subcarriers": num_subcarriers, "bs_array": bs_array}
     out: list[tuple[str, Any]] = [(f"etype2 pc{pc}", CODECS.make("etype2", param_combination=pc, **dims))
                                   for pc in range(1, 9)]
@@ -35,7 +48,7 @@ def codec_settings(num_bs_ant: int, num_subcarriers: int, bs_array: tuple[int, i
     for path in shipped_checkpoints():
         codec = load_codec(path).eval()
         if (codec.num_bs_ant, codec.num_subcarriers) == (num_bs_ant, num_subcarriers):
-            out.append((f"learned-transform lambda={codec.checkpoint_meta.get('lmbda')}", codec))
+            out.append((f"{codec_type(codec)} lambda={codec.checkpoint_meta.get('lmbda'):g}", codec))
     return out
 
 
@@ -51,8 +64,8 @@ def compare(presets: Sequence[str] = PRESETS, num_samples: int = 200, seed: int 
             h_hat, bits = codec.reconstruct(h)
             score = sgcs(h, h_hat)
             rows.append({
-                "preset": preset, "codec": label, "num_reports": len(h),
-                "bits_per_report": float(bits.mean()),
+                "preset": preset, "codec": label, "family": label.split(" ")[0], "num_reports": len(h),
+                "bits_per_report": float(bits.mean()), "bucket": bucket_of(float(bits.mean())),
                 "spec_payload_bits": float(codec.payload_bits()) if hasattr(codec, "payload_bits") else np.nan,
                 "sgcs": float(score.mean()), "sgcs_p10": float(np.quantile(score, 0.1)),
                 "nmse_db": float(to_db(nmse(h, h_hat).mean())),
@@ -71,7 +84,31 @@ def to_markdown(df: pd.DataFrame) -> str:
             lines.append(f"| {r.codec} | {r.bits_per_report:.1f} | {spec} | {r.sgcs:.4f} | {r.sgcs_p10:.4f} | "
                          f"{r.nmse_db:.2f} |")
         lines.append("")
+    lines += ["### Best per payload bucket", "",
+              "| preset | bucket | eType II (bits, SGCS) | eigen-sgcs (bits, SGCS) | SGCS gain of eigen-sgcs |",
+              "|---|---|---|---|---:|"]
+    for r in bucket_table(df).itertuples():
+        lines.append(f"| {r.preset} | {r.bucket} | {r.etype2} | {r.neural} | {r.gain} |")
+    lines.append("")
     return "\n".join(lines)
+
+
+def bucket_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (preset, bucket): the best-SGCS eType II and eigen-sgcs rows as text, and the SGCS difference."""
+    rows = []
+    for (preset, bucket), part in df.groupby(["preset", "bucket"], sort=False):
+        if bucket == "over":
+            continue
+        best = {fam: part[part.family == fam].sort_values("sgcs").tail(1) for fam in ("etype2", "eigen-sgcs")}
+        text = {fam: (f"{b.codec.iloc[0]} ({b.bits_per_report.iloc[0]:.0f}, {b.sgcs.iloc[0]:.3f})" if len(b) else "-")
+                for fam, b in best.items()}
+        gain = (f"{best['eigen-sgcs'].sgcs.iloc[0] - best['etype2'].sgcs.iloc[0]:+.3f}"
+                if all(len(b) for b in best.values()) else "-")
+        rows.append({"preset": preset, "bucket": bucket, "etype2": text["etype2"], "neural": text["eigen-sgcs"],
+                     "gain": gain})
+    order = {name: i for i, (name, _, _) in enumerate(BUCKETS)}
+    return pd.DataFrame(rows).sort_values(["preset", "bucket"], key=lambda c: c.map(order) if c.name == "bucket"
+                                          else c.map({p: i for i, p in enumerate(PRESETS)}))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

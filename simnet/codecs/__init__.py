@@ -18,6 +18,7 @@ from simnet.codecs.checkpoint import (
     verify_checkpoint,
 )
 from simnet.codecs.common import RDCodec, rd_loss
+from simnet.codecs.eigen_sgcs import EigenSGCSCodec, sgcs_of_directions
 from simnet.codecs.etype2 import EType2Codec
 from simnet.codecs.learned_transform import LearnedTransformCodec
 from simnet.codecs.nr_codebook import CodebookCodec
@@ -34,6 +35,7 @@ __all__ = [
     "Codec",
     "CRNetTransforms",
     "CodebookCodec",
+    "EigenSGCSCodec",
     "EType2Codec",
     "LearnedTransformCodec",
     "RDCNNPaper",
@@ -53,6 +55,7 @@ __all__ = [
     "resolve_checkpoint",
     "resolve_lmbda",
     "save_codec",
+    "sgcs_of_directions",
     "shipped_checkpoints",
     "shipped_sha256",
     "Type1Codec",

@@ -53,6 +53,9 @@ class RDCodec(nn.Module):
     finetune_defaults: ClassVar[dict[str, float]] = {}
     """A codec's own fine-tuning ``lr`` / ``augment_*`` defaults (``simnet.learning.finetune.optimisation``)."""
     prior: FactorizedPrior
+    norm_code_bits: int = NORM_CODE_BITS
+    """Bits of the per-report norm code at the head of each stream; 0 for a codec whose BS view is scale-free
+    (``eigen-sgcs`` reports directions): its streams carry no norm code and its codes are all zero."""
 
     def __init__(self, num_bs_ant: int, num_subcarriers: int) -> None:
         super().__init__()
@@ -158,7 +161,8 @@ class RDCodec(nn.Module):
         streams = []
         for i, calls in enumerate(plans):
             encoder = constriction.stream.queue.RangeEncoder()
-            encoder.encode(norm[i : i + 1], _NORM_MODEL)
+            if self.norm_code_bits:
+                encoder.encode(norm[i : i + 1], _NORM_MODEL)
             for call in calls:
                 encoder.encode(*call)
             streams.append(words_to_bytes(encoder.get_compressed()))
@@ -167,7 +171,8 @@ class RDCodec(nn.Module):
     def _encode_packed(self, codes: np.ndarray, q: np.ndarray) -> bytes:
         encoder = constriction.stream.queue.RangeEncoder()
         encode_uints(encoder, np.array([len(codes) - 1]))
-        encoder.encode((np.asarray(codes) + _NORM_OFFSET).astype(np.int32), _NORM_MODEL)
+        if self.norm_code_bits:
+            encoder.encode((np.asarray(codes) + _NORM_OFFSET).astype(np.int32), _NORM_MODEL)
         for calls in self._layout().plan(q):
             for call in calls:
                 encoder.encode(*call)
@@ -180,9 +185,13 @@ class RDCodec(nn.Module):
             num_reports = 1
             if packed:
                 num_reports = int(decode_uints(decoder, 1)[0]) + 1
-                if num_reports > len(stream) // 2:  # every report costs at least its 16-bit norm code
+                # every report costs at least its norm code (a norm-free report at least a bit, in practice)
+                if num_reports > 8 * len(stream) // max(self.norm_code_bits, 1):
                     raise DataError("corrupt bitstream: implausible report count")
-            codes = decoder.decode(_NORM_MODEL, num_reports).astype(np.int64) - _NORM_OFFSET
+            if self.norm_code_bits:
+                codes = decoder.decode(_NORM_MODEL, num_reports).astype(np.int64) - _NORM_OFFSET
+            else:
+                codes = np.zeros(num_reports, dtype=np.int64)
             q = np.empty((num_reports, layout.size), dtype=np.int64)
             for i in range(num_reports):
                 q[i] = layout.decode(decoder)
@@ -255,11 +264,11 @@ class RDCodec(nn.Module):
 
     @torch.no_grad()
     def estimate_bits(self, h: np.ndarray | torch.Tensor) -> np.ndarray:
-        """Likelihood estimate of each report's cost: -sum log2 p(y_hat) + 16 norm bits, [B] float64."""
+        """Likelihood estimate of each report's cost: -sum log2 p(y_hat) + the norm code's bits, [B] float64."""
         codes, q = self.quantize(h)
         q_t = torch.as_tensor(q).reshape(-1, *self.latent_shape)
         likelihoods = self.prior.likelihood(self.prior.dequantize(q_t)).to(torch.float64)
-        return (-torch.log2(likelihoods)).flatten(1).sum(dim=1).numpy() + NORM_CODE_BITS
+        return (-torch.log2(likelihoods)).flatten(1).sum(dim=1).numpy() + self.norm_code_bits
 
     # -------------------------------------------------------------------------------------- BS holdings
     def decoder_parameter_names(self) -> list[str]:

@@ -22,3 +22,13 @@ def conv2d(n_in: int, n_out: int, kernel: int | tuple[int, int], gen: torch.Gene
         assert conv.bias is not None
         conv.bias.zero_()
     return conv
+
+
+def dense(n_in: int, n_out: int, gen: torch.Generator, linear: bool = False) -> nn.Linear:
+    """A fully connected layer with the same initialisation rule as :func:`conv2d` (weights from ``gen``)."""
+    layer = torch.nn.utils.skip_init(nn.Linear, n_in, n_out)
+    bound = float(np.sqrt((3.0 if linear else 6.0) / n_in))
+    with torch.no_grad():
+        layer.weight.copy_((torch.rand(layer.weight.shape, generator=gen) * 2 - 1) * bound)
+        layer.bias.zero_()
+    return layer

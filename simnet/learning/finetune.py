@@ -161,6 +161,13 @@ def distortion(h: torch.Tensor, h_hat: torch.Tensor) -> torch.Tensor:
     return (err / h.abs().square().flatten(1).sum(1).clamp_min(1e-30)).mean()
 
 
+def codec_distortion(codec: Any, h: torch.Tensor, out: Mapping[str, Any]) -> torch.Tensor:
+    """The distortion a fine-tune minimises: the codec's own ``distortion(h, out)`` if it has one
+    (``eigen-sgcs``: 1 - SGCS), else the mean per-sample NMSE of ``out["h_hat"]`` (:func:`distortion`)."""
+    own = getattr(codec, "distortion", None)
+    return own(h, out) if own is not None else distortion(h, out["h_hat"])
+
+
 def latent_bits(out: Mapping[str, Any]) -> torch.Tensor:
     """Total ``-log2`` likelihood of all latents in a forward output [bits], float32 scalar."""
     total = torch.zeros(())
@@ -203,7 +210,8 @@ def objective(codec: Any, h: np.ndarray, cfg: FinetuneConfig | None = None) -> d
         cfg: gives ``lambda`` (None: the codec's own, as in a fine-tune with default settings).
 
     Returns:
-        {"d": mean per-sample NMSE (linear), "r_latent": estimated latent rate [bits per real dimension],
+        {"d": the codec's distortion (:func:`codec_distortion`: mean per-sample NMSE, linear, or 1 - SGCS),
+        "r_latent": estimated latent rate [bits per real dimension],
         "loss": ``lambda * d + r_latent``}.
     """
     h_t = torch.from_numpy(np.ascontiguousarray(h, dtype=np.complex64))
@@ -214,6 +222,6 @@ def objective(codec: Any, h: np.ndarray, cfg: FinetuneConfig | None = None) -> d
     # a fixed generator: codecs that draw noise even in eval mode score both models on the same draw
     out = _call(codec, h_t, torch.Generator().manual_seed(0), None)
     codec.train(was_training)
-    d = float(distortion(h_t, out["h_hat"]))
+    d = float(codec_distortion(codec, h_t, out))
     r_latent = float(latent_bits(out)) / (h_t.shape[0] * 2 * h_t.shape[1] * h_t.shape[2])
     return {"d": d, "r_latent": r_latent, "loss": _lmbda(codec, cfg or FinetuneConfig()) * d + r_latent}

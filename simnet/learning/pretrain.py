@@ -79,7 +79,7 @@ def train_codec(
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Minimise ``lambda * MSE + bits/dim`` with Adam, early stopping on the validation loss.
+    """Minimise the codec's RD loss (:func:`loss_terms`) with Adam, early stopping on the validation loss.
 
     The validation loss uses rounding (eval mode) and the likelihood rate; the best state is restored.
     ``lr_schedule``: ``"constant"``, or ``"cosine"`` (annealed per epoch from ``lr`` to ``lr / 50`` over
@@ -88,7 +88,7 @@ def train_codec(
     codec is returned on the CPU. The CPU is the tested path; another device draws other noise and batches.
 
     Returns:
-        {"epochs", "best_val": {"loss", "mse", "bpd"}, "wall_s", "history": [...]}.
+        {"epochs", "best_val": {"loss", ...the loss terms}, "wall_s", "history": [...]}.
     """
     check_device(device)
     codec.to(device)
@@ -110,7 +110,7 @@ def train_codec(
         order = torch.randperm(len(h_tr), generator=gen, device=device)
         for i in range(0, len(order), batch_size):
             out = codec(h_tr[order[i : i + batch_size]], gen)
-            loss = rd_loss(out, lmbda)["loss"]
+            loss = loss_terms(codec, out, lmbda)["loss"]
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -119,7 +119,7 @@ def train_codec(
         on_cpu = codec if device == "cpu" else copy.deepcopy(codec).cpu()
         val = evaluate_loss(on_cpu, h_val, lmbda)
         history.append({"epoch": epoch, **val})
-        bar.set_postfix(loss=f"{val['loss']:.4f}", bpd=f"{val['bpd']:.4f}", mse=f"{val['mse']:.4f}")
+        bar.set_postfix({k: f"{v:.4f}" for k, v in val.items()})
         if best is None or val["loss"] < best["loss"] - 1e-5:
             best, bad_epochs = val, 0
             best_state = copy.deepcopy(on_cpu.state_dict())
@@ -149,16 +149,23 @@ def check_device(device: str) -> None:
         raise ConfigError(f"device {device!r}: only 'cpu' and 'cuda' are supported")
 
 
+def loss_terms(codec: Any, out: dict[str, Any], lmbda: float) -> dict[str, torch.Tensor]:
+    """The RD loss the codec is trained on: its own ``rd_loss`` if it has one (``eigen-sgcs``:
+    ``lambda * (1 - SGCS) + bits/dim``), else :func:`simnet.codecs.rd_loss` (``lambda * MSE + bits/dim``)."""
+    own = getattr(codec, "rd_loss", None)
+    return own(out, lmbda) if own is not None else rd_loss(out, lmbda)
+
+
 @torch.no_grad()
 def evaluate_loss(codec: Any, h: np.ndarray, lmbda: float, batch_size: int = 512) -> dict[str, float]:
     """Eval-mode RD loss terms on a data set (rounded latents, likelihood rate)."""
     codec.eval()
-    sums = {"loss": 0.0, "mse": 0.0, "bpd": 0.0}
+    sums: dict[str, float] = {}
     for i in range(0, len(h), batch_size):
         part = h[i : i + batch_size]
-        terms = rd_loss(codec(part), lmbda)
-        for k in sums:
-            sums[k] += float(terms[k]) * len(part)
+        terms = loss_terms(codec, codec(part), lmbda)
+        for k, value in terms.items():
+            sums[k] = sums.get(k, 0.0) + float(value) * len(part)
     return {k: v / len(h) for k, v in sums.items()}
 
 
@@ -219,12 +226,27 @@ def pretrain(
     return paths
 
 
+def codec_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``["num_latent=16", ...]`` -> ``{"num_latent": 16}`` (values read as YAML scalars or lists)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ConfigError(f"--codec-option {pair!r}: must be KEY=VALUE, e.g. num_latent=16")
+        out[key] = yaml.safe_load(value)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``simnet pretrain``: train the RD curve's checkpoints (defaults reproduce the shipped ones)."""
     parser = argparse.ArgumentParser(prog="simnet pretrain", description=main.__doc__)
     parser.add_argument("--preset", default="o1_like", help="geometric channel preset to train on")
     parser.add_argument("--codec", default="learned-transform", help="registered codec type")
     parser.add_argument("--lambdas", type=float, nargs="+", default=list(DEFAULT_LAMBDAS))
+    parser.add_argument("--codec-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="codec constructor option, e.g. num_latent=16 (repeatable; VALUE is YAML)")
     parser.add_argument("--num-train", type=int, default=3000)
     parser.add_argument("--num-val", type=int, default=400)
     parser.add_argument("--max-epochs", type=int, default=40)
@@ -238,7 +260,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", default=str(CHECKPOINT_DIR), help="output folder")
     args = parser.parse_args(argv)
     pretrain(
-        args.preset, args.lambdas, args.codec, num_train=args.num_train, num_val=args.num_val, seed=args.seed,
+        args.preset, args.lambdas, args.codec, codec_options(args.codec_option), num_train=args.num_train,
+        num_val=args.num_val, seed=args.seed,
         out_dir=args.out, max_epochs=args.max_epochs, batch_size=args.batch_size, lr=args.lr,
         patience=args.patience, time_budget_s=args.time_budget_s, lr_schedule=args.lr_schedule,
         device=args.device,

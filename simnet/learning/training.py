@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from simnet.learning.finetune import FinetuneConfig, _call, _lmbda, distortion, latent_bits, optimisation
+from simnet.learning.finetune import FinetuneConfig, _call, _lmbda, codec_distortion, latent_bits, optimisation
 
 
 def array_shape(codec: Any, num_ant: int) -> tuple[int, int]:
@@ -78,7 +78,7 @@ def train(codec: Any, h_window: np.ndarray, rng: np.random.Generator, cfg: Finet
         if optim["augment_delay_taps"] > 0 or optim["augment_angle_bins"] > 0:
             h = augment(h, gen, optim["augment_delay_taps"], optim["augment_angle_bins"], array)
         out = _call(codec, h, gen, params_fn())
-        d = distortion(h, out["h_hat"])
+        d = codec_distortion(codec, h, out)
         r_lat = latent_bits(out) / (batch * dims)
         r_upd = update_rate() / (num * dims) if update_rate is not None else torch.zeros(())
         loss = lmbda * d + r_lat + (cfg.beta * r_upd if cfg.regularize else 0.0)

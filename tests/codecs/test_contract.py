@@ -156,6 +156,16 @@ def test_a_codec_fine_tunes_exactly_when_it_has_weights(name: str) -> None:
         assert names and len(names) < len(list(codec.named_parameters()))  # an encoder exists beside the decoder
 
 
+def _fast_policy(name: str) -> Any:
+    """The policy with FAST keywords, and without the update-rate term where it has one: in an 8 x 8 world that
+    term outweighs 3 steps of distortion gradient and may rightly leave every change at zero, while this
+    contract is about rebuilding whatever changed."""
+    try:
+        return POLICIES.make(name, **FAST, regularize=False)
+    except ConfigError:  # a policy without update coding (encoder-only, genie) has no such keyword
+        return POLICIES.make(name, **FAST)
+
+
 UPDATE_CASES = [(c, p) for c in CODECS.names() if finetunable(c) for p in POLICIES.names() if p != "never"]
 
 
@@ -163,7 +173,7 @@ UPDATE_CASES = [(c, p) for c in CODECS.names() if finetunable(c) for p in POLICI
 def test_every_policys_update_rebuilds_the_ues_decoder_at_the_bs(name: str, policy_name: str) -> None:
     codec = build(name)
     window = few_path_channels(8, NUM_BS_ANT, NUM_SUBCARRIERS, seed=11)
-    policy = POLICIES.make(policy_name, **FAST)
+    policy = _fast_policy(policy_name)
     result = policy.update(codec, window, np.random.default_rng(0))
     ue = result.codec.eval()
     free = policy.delivery == "free"

@@ -1,0 +1,101 @@
+"""The eType II versus neural comparison from files: the static study's CSV and the simulator's run folders.
+
+Reads ``<study>.csv`` (:mod:`simnet.analysis.codebook_study`) and the ``summary.csv`` of each run folder of
+``scenarios/etype2_vs_neural.yaml`` (one per codec); writes the simulator table (SGCS and SE at time of use
+against total bits per report, model-update bits included) and one figure: SGCS versus bits, static
+(per preset) and in the simulator. Plots never reach into live objects.
+
+    python -m simnet.analysis.etype2_vs_neural --study docs/codebooks_sgcs.csv --runs results/etype2_vs_neural* \\
+        --figure docs/figures/etype2_vs_neural.png
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from simnet.errors import DataError
+
+_STYLE = {"etype2": ("o-", "tab:blue"), "type1": ("s", "tab:gray"), "eigen-sgcs": ("^-", "tab:red"),
+          "learned-transform": ("v-", "tab:green")}
+
+
+def read_runs(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
+    """Every summary row of the run folders, with ``run`` (the folder's name) and ``codec`` (from it) added."""
+    parts = []
+    for run in run_dirs:
+        path = Path(run) / "summary.csv"
+        if not path.is_file():
+            raise DataError(f"{path}: no summary.csv; run the scenario into {run} first")
+        df = pd.read_csv(path)
+        df.insert(0, "run", Path(run).name.rsplit("-", 2)[0])  # run_sim.py appends -YYYYMMDD-HHMMSS
+        parts.append(df)
+    return pd.concat(parts, ignore_index=True)
+
+
+def sim_table(runs: pd.DataFrame) -> str:
+    """Markdown: one row per (run, variant), sorted by total bits per report."""
+    lines = ["| run | variant | latent bits/report | update bits/report | total bits/report | SGCS at use | "
+             "SGCS at report | SE MRT [bit/s/Hz] | updates |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in runs.sort_values("total_bits_per_report").itertuples():
+        lines.append(f"| {r.run} | {r.variant} | {r.latent_bits_per_report:.1f} | {r.update_bits_per_report:.1f} | "
+                     f"{r.total_bits_per_report:.1f} | {r.sgcs:.4f} | {r.sgcs_report:.4f} | {r.se_bps_hz:.3f} | "
+                     f"{r.num_model_updates:.0f} |")
+    return "\n".join(lines)
+
+
+def plot(study: pd.DataFrame, runs: pd.DataFrame, path: str | Path) -> None:
+    """SGCS versus bits per report: one panel per preset (static) and one for the simulator runs."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    presets = list(dict.fromkeys(study.preset))
+    fig, axes = plt.subplots(1, len(presets) + 1, figsize=(4.2 * (len(presets) + 1), 3.6), sharey=True)
+    for ax, preset in zip(axes, presets):
+        part = study[(study.preset == preset) & (study.bits_per_report <= 512)]
+        for family, rows in part.groupby("family"):
+            marker, color = _STYLE.get(str(family), (".-", "k"))
+            rows = rows.sort_values("bits_per_report")
+            ax.plot(rows.bits_per_report, rows.sgcs, marker, color=color, label=str(family), ms=4)
+        ax.set_title(f"static, {preset}")
+        ax.set_xlabel("bits per report")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("SGCS")
+    axes[0].legend(fontsize=8)
+    ax = axes[-1]
+    for r in runs.itertuples():
+        neural = "eigen" in r.run and "pc" not in r.run and "type1" not in r.run
+        ax.plot(r.total_bits_per_report, r.sgcs, "^" if neural else "o", color="tab:red" if neural else "tab:blue")
+        ax.annotate(r.variant if neural else r.run.replace("etype2_vs_neural_", ""), (r.total_bits_per_report, r.sgcs),
+                    fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_title("simulator, at time of use (update bits counted)")
+    ax.set_xlabel("total bits per report")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the simulator table and draw the figure."""
+    parser = argparse.ArgumentParser(prog="python -m simnet.analysis.etype2_vs_neural",
+                                     description=__doc__.split("\n")[0])
+    parser.add_argument("--study", required=True, help="CSV written by simnet.analysis.codebook_study")
+    parser.add_argument("--runs", nargs="+", required=True, help="run folders of scenarios/etype2_vs_neural.yaml")
+    parser.add_argument("--figure", default="docs/figures/etype2_vs_neural.png")
+    args = parser.parse_args(argv)
+    study = pd.read_csv(args.study)
+    runs = read_runs(args.runs)
+    plot(study, runs, args.figure)
+    print(sim_table(runs))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
