@@ -33,7 +33,7 @@ def _users(name: str, num_users: int) -> tuple[list[torch.nn.Module], list[np.nd
     return codecs, windows
 
 
-@pytest.mark.parametrize("procedure", ["encoder-only", "full-model", "genie"])
+@pytest.mark.parametrize("procedure", [pytest.param("encoder-only", marks=pytest.mark.slow), "full-model", "genie"])
 def test_batched_finetune_equals_the_fine_tunes_one_by_one(procedure: str) -> None:
     cfg = FinetuneConfig(steps=6, batch_size=8)
     codecs, windows = _users("learned-transform", 3)

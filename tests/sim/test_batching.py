@@ -96,7 +96,8 @@ def _world(codec: torch.nn.Module) -> World:
                  {"type": "learned-transform"})
 
 
-@pytest.mark.parametrize("policy", [("periodic", 2.0), ("encoder-only", 1.5), ("genie", 2.0)])
+@pytest.mark.parametrize("policy", [("periodic", 2.0), pytest.param(("encoder-only", 1.5), marks=pytest.mark.slow),
+                                    pytest.param(("genie", 2.0), marks=pytest.mark.slow)])
 def test_engine_tables_equal_one_call_per_report(monkeypatch: pytest.MonkeyPatch, policy: tuple[str, float]) -> None:
     kind, interval_m = policy
     spec = PolicySpec(label=kind, type=kind, kwargs=(("interval_m", interval_m), ("steps", 3)))
