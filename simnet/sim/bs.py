@@ -18,6 +18,7 @@ import simpy
 
 from simnet.codecs.fingerprint import decoder_fingerprint
 from simnet.coding.crc import passes
+from simnet.sim.batching import decode_report
 from simnet.sim.beamforming import cosine_similarity, mrt_se, nmse, sgcs, zf_se
 from simnet.sim.immediate import succeed_at_once
 from simnet.sim.mobility import TrackSamples
@@ -101,7 +102,8 @@ class BaseStation:
         for old in [old for old in self.decoders[ue] if old < v]:
             del self.decoders[ue][old]
         crc_ok = passes(packet.payload, packet.check)
-        h_hat = self.decoders[ue][v].decompress([packet.payload])[0] if crc_ok and not retired else None
+        decoder_ok = crc_ok and not retired
+        h_hat = decode_report(self.decoders[ue][v], packet.payload, packet.meta.get("ahead")) if decoder_ok else None
         latest = self.latest[ue]
         superseded = retired or (latest is not None and packet.meta["t_measure_s"] < latest.t_measure_s)
         i = packet.meta["sample"]

@@ -12,6 +12,7 @@ import simpy
 from policies.base import Observation, Policy, UpdateResult
 from simnet.codecs.fingerprint import decoder_fingerprint
 from simnet.coding.crc import protect
+from simnet.sim.batching import EncodeAhead
 from simnet.sim.beamforming import nmse, to_db
 from simnet.sim.mobility import TrackSamples
 from simnet.sim.packets import ModelUpdate, Packet
@@ -76,6 +77,7 @@ class UserEquipment:
         self.report_crc = report_crc
         self.busy = False
         self.window_start = 0
+        self.encoded = EncodeAhead(h, range(0, len(samples), report_every))
         self.process = env.process(self.run(env))
 
     def run(self, env: simpy.Environment) -> Generator[simpy.Event, Any, None]:
@@ -85,10 +87,9 @@ class UserEquipment:
             self._report(env, k, i)
 
     def _report(self, env: simpy.Environment, k: int, i: int) -> None:
-        streams, h_ue_batch = self.codec.compress_with_reconstruction(self.h[i : i + 1])
-        stream, h_ue = streams[0], h_ue_batch[0]
+        stream, h_ue, ahead = self.encoded.report(self.codec, k)  # report k = sample i, encoded ahead in a batch
         nmse_db = float(to_db(nmse(self.h[i], h_ue)))
-        meta = {"report": k, "sample": i, "version": self.version, "t_measure_s": env.now}
+        meta = {"report": k, "sample": i, "version": self.version, "t_measure_s": env.now, "ahead": ahead}
         check = protect(stream, self.report_crc)
         self.uplink.send(Packet(ue=self.index, kind="csi", payload=stream, meta=meta, check=check))
         obs = Observation(
