@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from simnet.codecs.normalization import NORM_CODE_BITS, denormalize, norm_code, normalize
+from simnet.codecs.normalization import NORM_CODE_BITS, NORM_MODEL, NORM_OFFSET, denormalize, norm_code, normalize
 from simnet.coding.prior import FactorizedPrior
 from simnet.coding.stream_layout import (
     RecordingDecoder,
@@ -36,9 +36,6 @@ from simnet.coding.stream_layout import (
     words_to_bytes,
 )
 from simnet.errors import ConfigError, DataError
-
-_NORM_MODEL = constriction.stream.model.Uniform(2**NORM_CODE_BITS)
-_NORM_OFFSET = 2 ** (NORM_CODE_BITS - 1)
 
 
 class RDCodec(nn.Module):
@@ -157,12 +154,12 @@ class RDCodec(nn.Module):
     def entropy_encode(self, codes: np.ndarray, q: np.ndarray) -> list[bytes]:
         """The coder alone, one stream per report: (codes [B] int64, q [B, num_latent] int64) -> B streams."""
         plans = self._layout().plan(q)
-        norm = (np.asarray(codes) + _NORM_OFFSET).astype(np.int32)
+        norm = (np.asarray(codes) + NORM_OFFSET).astype(np.int32)
         streams = []
         for i, calls in enumerate(plans):
             encoder = constriction.stream.queue.RangeEncoder()
             if self.norm_code_bits:
-                encoder.encode(norm[i : i + 1], _NORM_MODEL)
+                encoder.encode(norm[i : i + 1], NORM_MODEL)
             for call in calls:
                 encoder.encode(*call)
             streams.append(words_to_bytes(encoder.get_compressed()))
@@ -172,7 +169,7 @@ class RDCodec(nn.Module):
         encoder = constriction.stream.queue.RangeEncoder()
         encode_uints(encoder, np.array([len(codes) - 1]))
         if self.norm_code_bits:
-            encoder.encode((np.asarray(codes) + _NORM_OFFSET).astype(np.int32), _NORM_MODEL)
+            encoder.encode((np.asarray(codes) + NORM_OFFSET).astype(np.int32), NORM_MODEL)
         for calls in self._layout().plan(q):
             for call in calls:
                 encoder.encode(*call)
@@ -189,7 +186,7 @@ class RDCodec(nn.Module):
                 if num_reports > 8 * len(stream) // max(self.norm_code_bits, 1):
                     raise DataError("corrupt bitstream: implausible report count")
             if self.norm_code_bits:
-                codes = decoder.decode(_NORM_MODEL, num_reports).astype(np.int64) - _NORM_OFFSET
+                codes = decoder.decode(NORM_MODEL, num_reports).astype(np.int64) - NORM_OFFSET
             else:
                 codes = np.zeros(num_reports, dtype=np.int64)
             q = np.empty((num_reports, layout.size), dtype=np.int64)

@@ -18,10 +18,15 @@ With this scaling, the per-report MSE over real dimensions of (h_n, h_n_hat) is 
 
 from __future__ import annotations
 
+import constriction
 import numpy as np
 import torch
 
 NORM_CODE_BITS = 16
+NORM_MODEL = constriction.stream.model.Uniform(2**NORM_CODE_BITS)
+"""The entropy model of a report's norm code: uniform over its 16-bit range."""
+NORM_OFFSET = 2 ** (NORM_CODE_BITS - 1)
+"""Added to a (signed) norm code to make it the uniform model's symbol."""
 _FRACTION = 512.0
 _ZERO_CODE = -32768
 

@@ -12,7 +12,7 @@ from torch.func import functional_call
 
 from simnet.codecs.base import register_codec
 from simnet.codecs.layers import conv2d
-from simnet.codecs.normalization import NORM_CODE_BITS, denormalize, norm_code, normalize
+from simnet.codecs.normalization import NORM_CODE_BITS, NORM_MODEL, NORM_OFFSET, denormalize, norm_code, normalize
 from simnet.codecs.rd_crnet import CRNetTransforms
 from simnet.coding import gaussian_conditional as gc
 from simnet.coding.prior import LATENT_LIMIT, FactorizedPrior
@@ -25,9 +25,6 @@ from simnet.coding.stream_layout import (
     words_to_bytes,
 )
 from simnet.errors import ConfigError, DataError
-
-_NORM_MODEL = constriction.stream.model.Uniform(2**NORM_CODE_BITS)
-_NORM_OFFSET = 2 ** (NORM_CODE_BITS - 1)
 
 
 class _Crop(nn.Module):
@@ -224,11 +221,11 @@ class RDCRNetHyperprior(CRNetTransforms):
 
         A stream is: norm code | z symbols (:class:`SymbolLayout` of the factorized prior) | y symbols.
         """
-        norm = (np.asarray(codes) + _NORM_OFFSET).astype(np.int32)
+        norm = (np.asarray(codes) + NORM_OFFSET).astype(np.int32)
         streams = []
         for i, (z_calls, y_calls) in enumerate(zip(*self._plans(q), strict=True)):
             encoder = constriction.stream.queue.RangeEncoder()
-            encoder.encode(norm[i : i + 1], _NORM_MODEL)
+            encoder.encode(norm[i : i + 1], NORM_MODEL)
             for call in z_calls + y_calls:
                 encoder.encode(*call)
             streams.append(words_to_bytes(encoder.get_compressed()))
@@ -238,7 +235,7 @@ class RDCRNetHyperprior(CRNetTransforms):
         """One stream: report count | norm codes | every report's z symbols | every report's y symbols."""
         encoder = constriction.stream.queue.RangeEncoder()
         encode_uints(encoder, np.array([len(codes) - 1]))
-        encoder.encode((np.asarray(codes) + _NORM_OFFSET).astype(np.int32), _NORM_MODEL)
+        encoder.encode((np.asarray(codes) + NORM_OFFSET).astype(np.int32), NORM_MODEL)
         z_plans, y_plans = self._plans(q)
         for calls in z_plans + y_plans:
             for call in calls:
@@ -264,7 +261,7 @@ class RDCRNetHyperprior(CRNetTransforms):
                     num_reports = int(decode_uints(decoder, 1)[0]) + 1
                     if num_reports > len(stream) // 2:  # every report costs at least its 16-bit norm code
                         raise DataError("corrupt bitstream: implausible report count")
-                codes.append(decoder.decode(_NORM_MODEL, num_reports).astype(np.int64) - _NORM_OFFSET)
+                codes.append(decoder.decode(NORM_MODEL, num_reports).astype(np.int64) - NORM_OFFSET)
                 q_z.extend(layout.decode(decoder) for _ in range(num_reports))
                 decoders.append(decoder)
                 counts.append(num_reports)
