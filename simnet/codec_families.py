@@ -29,14 +29,14 @@ SOURCE_PRESET = "o1_like"
 """The environment every shipped checkpoint was pretrained on."""
 
 
-def static_rd(codec: Any, presets: list[str], num: int) -> dict[str, dict[str, float]]:
-    """Real-stream RD on ``num`` held-out samples of the source and of each preset: preset -> {nmse_db, bpd}."""
+def static_rd(codec: Any, held_out: dict[str, np.ndarray]) -> dict[str, dict[str, float]]:
+    """Real-stream RD on each preset's held-out samples (``held_out``: preset -> [N, A, S] complex64):
+    preset -> {nmse_db, bpd}."""
     from simnet.experiments import stream_rd
-    from simnet.learning.pretrain import sample_channels
 
     out = {}
-    for preset in dict.fromkeys([SOURCE_PRESET, *presets]):
-        point = stream_rd(codec, sample_channels(preset, num, seed=2, split="test"))
+    for preset, h in held_out.items():
+        point = stream_rd(codec, h)
         out[preset] = {"nmse_db": point["nmse_db"], "bpd": point["latent_bpd"]}
     return out
 
@@ -48,10 +48,13 @@ def run_codec_families(scenario_path: str, checkpoints: list[str], presets: list
     from simnet.analysis.results import SIMULATION_FILES, prepare_run_dir
     from simnet.codecs import checkpoint_header, codec_lmbda, resolve_checkpoint
     from simnet.config import load_scenario
+    from simnet.learning.pretrain import sample_channels
     from simnet.sim.world import build_world
 
     out.mkdir(parents=True, exist_ok=True)
     headers = {name: checkpoint_header(resolve_checkpoint(name, "--checkpoints", "")) for name in checkpoints}
+    held_out = {preset: sample_channels(preset, num_static, seed=2, split="test")
+                for preset in dict.fromkeys([SOURCE_PRESET, *presets])}  # fmt: skip
     rows: list[dict[str, Any]] = []
     statics: dict[str, dict[str, dict[str, float]]] = {}
     for preset in presets:
@@ -61,7 +64,7 @@ def run_codec_families(scenario_path: str, checkpoints: list[str], presets: list
                                overrides={"codec": codec_block, "channel": {"preset": preset}})  # fmt: skip
             world = build_world(sc, cache_dir=cache_dir)
             if name not in statics:
-                statics[name] = static_rd(world.codec, presets, num_static)
+                statics[name] = static_rd(world.codec, held_out)
             sub = prepare_run_dir(str(out / f"{preset}_{name}"), "", "", True, SIMULATION_FILES)
             part = _variant_rows(world, sub, sc.policies, workers)
             lmbda = codec_lmbda(world.codec)

@@ -44,6 +44,10 @@ class Registry(Generic[T]):
         """The current name of a retired ``name``, or None if it was never renamed."""
         return self._renamed[name][0] if name in self._renamed else None
 
+    def renames(self) -> dict[str, str]:
+        """Every retired name and its current one."""
+        return {old: new for old, (new, _) in self._renamed.items()}
+
     def get(self, name: str) -> T:
         if name not in self._items:
             raise ConfigError(self.unknown_message(name))

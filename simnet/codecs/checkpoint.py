@@ -245,10 +245,11 @@ def resolve_checkpoint(name: str, where: str = "scenario", key: str = "codec.che
         if cand.exists():  # a directory or unreadable file is named by load_codec, not reported as missing
             return cand
     prefix = ": ".join(part for part in (where, key) if part)
-    if Path(name).name.startswith("rd-cnn_"):  # shipped before the codec was renamed 'learned-transform'
-        new_name = Path(name).name.replace("rd-cnn_", "learned-transform_", 1)
-        raise ConfigError(f"{prefix}: {name!r}: the shipped checkpoints were renamed with their codec; "
-                          f"write {new_name!r}")
+    for old, new in CODECS.renames().items():  # a checkpoint shipped under a codec's retired name
+        if Path(name).name.startswith(f"{old}_"):
+            new_name = Path(name).name.replace(f"{old}_", f"{new}_", 1)
+            raise ConfigError(f"{prefix}: {name!r}: the shipped checkpoints were renamed with their codec; "
+                              f"write {new_name!r}")
     known = ", ".join(sorted(p.stem for p in CHECKPOINT_DIR.glob("*.pt")))
     raise ConfigError(f"{prefix}: {name!r} not found (give 'default', a shipped checkpoint: {known}, "
                       f"or the path of a .pt file)")

@@ -151,9 +151,14 @@ class RDCodec(nn.Module):
             cached = self._layout_cache = SymbolLayout(self._channel_index, tables)
         return cached
 
+    def _report_calls(self, q: np.ndarray) -> list[list[tuple[Any, ...]]]:
+        """Per report, the range-coder calls that code its symbols after its norm code (a codec with side
+        information adds its own)."""
+        return self._layout().plan(q)
+
     def entropy_encode(self, codes: np.ndarray, q: np.ndarray) -> list[bytes]:
         """The coder alone, one stream per report: (codes [B] int64, q [B, num_latent] int64) -> B streams."""
-        plans = self._layout().plan(q)
+        plans = self._report_calls(q)
         norm = (np.asarray(codes) + NORM_OFFSET).astype(np.int32)
         streams = []
         for i, calls in enumerate(plans):

@@ -216,20 +216,10 @@ class RDCRNetHyperprior(CRNetTransforms):
         index = self._scale_index(self._side_hat(q_z)).numpy()
         return self._layout().plan(q_z), gc.plan(q_y, index)
 
-    def entropy_encode(self, codes: np.ndarray, q: np.ndarray) -> list[bytes]:
-        """The coder alone, one stream per report: (codes [B] int64, q [B, num_latent] int64) -> B streams.
-
-        A stream is: norm code | z symbols (:class:`SymbolLayout` of the factorized prior) | y symbols.
-        """
-        norm = (np.asarray(codes) + NORM_OFFSET).astype(np.int32)
-        streams = []
-        for i, (z_calls, y_calls) in enumerate(zip(*self._plans(q), strict=True)):
-            encoder = constriction.stream.queue.RangeEncoder()
-            encoder.encode(norm[i : i + 1], NORM_MODEL)
-            for call in z_calls + y_calls:
-                encoder.encode(*call)
-            streams.append(words_to_bytes(encoder.get_compressed()))
-        return streams
+    def _report_calls(self, q: np.ndarray) -> list[list[tuple[Any, ...]]]:
+        """A report's stream (``RDCodec.entropy_encode``): norm code | z symbols (the factorized prior's
+        :class:`SymbolLayout`) | y symbols (the Gaussian conditional under the scales z gives)."""
+        return [z_calls + y_calls for z_calls, y_calls in zip(*self._plans(q), strict=True)]
 
     def _encode_packed(self, codes: np.ndarray, q: np.ndarray) -> bytes:
         """One stream: report count | norm codes | every report's z symbols | every report's y symbols."""
