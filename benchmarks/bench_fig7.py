@@ -24,9 +24,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from simnet.codecs import CODECS
 from simnet.experiments import EXPERIMENTS, RunContext
 from simnet.experiments.schemes import margins
 from simnet.files import write_json
+from simnet.learning.finetune import update_coding
 
 
 def main() -> None:
@@ -48,6 +50,7 @@ def main() -> None:
     table = experiment.run(RunContext(seed=args.seed, cache_dir=None, log=lambda line: print(line, flush=True)))
     wall = time.perf_counter() - t0
     vs_eo = margins(table, "encoder_only")
+    codec = CODECS.get("learned-transform")  # the experiment's checkpoints: their class's update coding
     summary: dict[str, Any] = {}
     for (preset, method), grp in table.groupby(["preset", "method"], sort=False):
         summary.setdefault(preset, {})[method] = {
@@ -57,9 +60,9 @@ def main() -> None:
         "setup": {"window": args.window, "num_eval": args.num_eval, "start_m": args.start_m, "seed": args.seed,
                   "rate": "total_bpd = (latent stream bits + update payload bits) / (num_eval * 2 * A * S)",
                   "margin": "method NMSE minus reference NMSE at equal total rate (dB, negative = better)"},
-        "finetune_config": vars(experiment.config()) | {"coding": vars(experiment.config().coding)},
+        "finetune_config": vars(experiment.config()) | {"coding": vars(update_coding(codec, experiment.config()))},
         "translation_config": vars(experiment.translation_config()) | {
-            "coding": vars(experiment.translation_config().coding)},
+            "coding": vars(update_coding(codec, experiment.translation_config()))},
         "machine": {"platform": platform.platform(), "torch": torch.__version__, "threads": 1,
                     "load_average_start": load_start, "load_average_end": os.getloadavg()},
         "wall_s": wall,

@@ -29,7 +29,7 @@ import torch
 from simnet.codecs import LearnedTransformCodec, default_checkpoint, load_codec, shipped_checkpoints
 from simnet.experiments import EXPERIMENTS, RunContext, stream_rd, track_channels
 from simnet.files import write_json
-from simnet.learning.finetune import FinetuneConfig
+from simnet.learning.finetune import FinetuneConfig, update_coding
 from simnet.learning.procedures import encoder_only, full_model, genie
 
 
@@ -66,8 +66,8 @@ def main() -> None:
                     "load_average_start": os.getloadavg()},
     }
     base_cfg = FinetuneConfig(steps=10) if args.quick else FinetuneConfig()
-    report["config"] = {k: v for k, v in vars(base_cfg).items() if k != "coding"} | {
-        "optimizer": "Adam", "coding": vars(base_cfg.coding)}
+    report["config"] = {k: v for k, v in vars(base_cfg).items() if k not in ("coding", "coding_keywords")} | {
+        "optimizer": "Adam", "coding": vars(update_coding(codec, base_cfg))}
     t0 = time.perf_counter()
     full_model(codec, h[:20], np.random.default_rng(99), FinetuneConfig(steps=2))
     report["warmup_s"] = time.perf_counter() - t0

@@ -49,6 +49,9 @@ class RDCodec(nn.Module):
     decoder_modules: tuple[str, ...] = ("synthesis_net", "prior")
     finetune_defaults: ClassVar[dict[str, float]] = {}
     """A codec's own fine-tuning ``lr`` / ``augment_*`` defaults (``simnet.learning.finetune.optimisation``)."""
+    update_coding_defaults: ClassVar[dict[str, float]] = {}
+    """A codec's own update-coding defaults (``UpdateCoding`` keywords, ``simnet.learning.finetune.update_coding``):
+    the quantizer step ``t`` must suit the scale of its decoder-side parameters."""
     prior: FactorizedPrior
     norm_code_bits: int = NORM_CODE_BITS
     """Bits of the per-report norm code at the head of each stream; 0 for a codec whose BS view is scale-free

@@ -54,6 +54,21 @@ class CRNetTransforms(RDCodec):
     The arguments are those of :class:`RDCRNet`; ``codec_name`` names the codec in error messages.
     """
 
+    finetune_defaults: ClassVar[dict[str, float]] = {"lr": 1e-3, "augment_delay_taps": 0.0, "augment_angle_bins": 0.0}
+    """Fine-tuning settings when the scenario gives none. Measured (30-step genie fine-tune of the lambda-1
+    checkpoint on 80 o2_dynamic_like track samples, RD loss on the next 200): Adam at 3e-2 (the
+    learned-transform's rate) diverges (+135 dB in the simulator), 3e-3 gains 22 %, 1e-3 gains 24 %, 3e-4
+    19 %; the learned-transform's delay/angle shift augmentation costs a convolutional codec, which is
+    shift-equivariant already, 13-24 points of that gain (measured at 3e-4 to 3e-3)."""
+    update_coding_defaults: ClassVar[dict[str, float]] = {"t": 0.001, "sigma_slab": 0.01}
+    """Update quantizer step and slab width when the scenario gives none: conv weights are of order 0.1 and a
+    fine-tune at lr 1e-3 moves them by at most a few 1e-2, so the learned-transform's t = 0.05 (its per-bin
+    parameters are of order 1) rounds most of the change away and the rest to a coarse step. Measured
+    (30-step full-model fine-tune on 80 track samples, NMSE of the next 200 reports, t/sigma_slab in
+    0.05/0.5 ... 0.001/0.01): lambda 1 quadriga_track: never -4.49 dB, t 0.05 -3.98 dB (18 kbit), t 0.001
+    -4.90 dB (28 kbit), genie -5.26 dB; lambda 1 o2_dynamic_like: -4.67, -3.58, -4.83 (12 kbit), genie -4.78;
+    lambda 4 quadriga_track: -6.19, -5.57, -7.06 (53 kbit), genie -7.19 (``benchmarks/bench_update_step.py``)."""
+
     def __init__(
         self,
         num_bs_ant: int,
@@ -149,12 +164,6 @@ class RDCRNet(CRNetTransforms):
     """
 
     decoder_modules = ("synthesis_net", "prior")
-    finetune_defaults: ClassVar[dict[str, float]] = {"lr": 1e-3, "augment_delay_taps": 0.0, "augment_angle_bins": 0.0}
-    """Fine-tuning settings when the scenario gives none. Measured (30-step genie fine-tune of the lambda-1
-    checkpoint on 80 o2_dynamic_like track samples, RD loss on the next 200): Adam at 3e-2 (the
-    learned-transform's rate) diverges (+135 dB in the simulator), 3e-3 gains 22 %, 1e-3 gains 24 %, 3e-4
-    19 %; the learned-transform's delay/angle shift augmentation costs a convolutional codec, which is
-    shift-equivariant already, 13-24 points of that gain (measured at 3e-4 to 3e-3)."""
 
     def __init__(
         self,

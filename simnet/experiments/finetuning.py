@@ -71,7 +71,7 @@ class TrackWindow:
         """The fine-tuning config, with ``regularize`` and update-coding fields replaced as given."""
         base = finetune_config("finetune", self.finetune)
         regularize = coding.pop("regularize", base.regularize)
-        return replace(base, regularize=regularize, coding=replace(base.coding, **coding))
+        return replace(base.with_coding(**coding), regularize=regularize)
 
 
 @dataclass(frozen=True, config=EXPERIMENT_STRICT)

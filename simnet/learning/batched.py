@@ -31,9 +31,17 @@ from torch.func import functional_call, vmap
 
 from simnet.codecs.common import RDCodec
 from simnet.codecs.normalization import denormalize, norm_code, normalize
-from simnet.coding.update_prior import quantize_ste, rate_bits
+from simnet.coding.update_prior import UpdateCoding, quantize_ste, rate_bits
 from simnet.coding.updates import decoder_state, encode_update
-from simnet.learning.finetune import FinetuneConfig, FinetuneResult, _lmbda, distortion, latent_bits, optimisation
+from simnet.learning.finetune import (
+    FinetuneConfig,
+    FinetuneResult,
+    _lmbda,
+    distortion,
+    latent_bits,
+    optimisation,
+    update_coding,
+)
 from simnet.learning.training import array_shape, augment, split_parameters
 
 Procedure = Literal["encoder-only", "full-model", "genie"]
@@ -106,6 +114,7 @@ def batched_finetune(codecs: Sequence[Any], windows: Sequence[np.ndarray], rngs:
         stacked[k].requires_grad_(True)
     leaves = [stacked[k] for k in trainable_names] + (list(deltas.values()) if coded else [])
     optim = optimisation(ues[0], cfg)  # one codec class for all users (checked above)
+    coding = update_coding(ues[0], cfg)
     opt = torch.optim.Adam(leaves, lr=optim["lr"])
     gens = [torch.Generator().manual_seed(int(rng.integers(0, 2**62))) for rng in rngs]
     lmbda = torch.tensor([_lmbda(u, cfg) for u in ues], dtype=torch.float32)
@@ -138,10 +147,10 @@ def batched_finetune(codecs: Sequence[Any], windows: Sequence[np.ndarray], rngs:
         h_n = normalize(h_b.flatten(0, 1), code.flatten()).reshape(h_b.shape)
         params = dict(stacked)
         if coded:
-            params.update({k: stacked[k] + quantize_ste(deltas[k], cfg.coding) for k in deltas})
+            params.update({k: stacked[k] + quantize_ste(deltas[k], coding) for k in deltas})
         d, bits = vmap(one_user)(params, buffers, h_b, h_n, code, torch.stack(noises))
         r_lat = bits / (size * dims)
-        r_upd = (_rates(deltas, cfg) / (nums * dims)) if coded else torch.zeros(num_users)
+        r_upd = (_rates(deltas, coding) / (nums * dims)) if coded else torch.zeros(num_users)
         loss = lmbda * d + r_lat + (cfg.beta * r_upd if cfg.regularize else 0.0)
         opt.zero_grad(set_to_none=True)
         loss.sum().backward()
@@ -158,7 +167,7 @@ def batched_finetune(codecs: Sequence[Any], windows: Sequence[np.ndarray], rngs:
         ue.eval()
         user_curve = {key: c[k] for key, c in curves.items()}
         if coded:
-            enc = encode_update(ue, before, cfg.coding, names=names)
+            enc = encode_update(ue, before, coding, names=names)
             results.append(FinetuneResult(ue, enc.payload, enc.bits, enc.num_nonzero, cfg.steps, user_curve,
                                           enc.estimated_bits))
         else:
@@ -167,6 +176,6 @@ def batched_finetune(codecs: Sequence[Any], windows: Sequence[np.ndarray], rngs:
     return results
 
 
-def _rates(deltas: dict[str, torch.Tensor], cfg: FinetuneConfig) -> torch.Tensor:
+def _rates(deltas: dict[str, torch.Tensor], coding: UpdateCoding) -> torch.Tensor:
     """Per-user update rate [K] bits: ``rate_bits`` of each user's slices (bin masses are elementwise)."""
-    return vmap(lambda ds: rate_bits(list(ds.values()), cfg.coding))(deltas)
+    return vmap(lambda ds: rate_bits(list(ds.values()), coding))(deltas)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -51,7 +51,10 @@ class FinetuneConfig:
             the same lambda the run's tables rank by.
         beta: weight of the update rate in eq. 21.
         regularize: include ``beta * R_update`` in the loss (the Fig. 8b ablation switches it off).
-        coding: update quantizer and prior.
+        coding: update quantizer and prior, complete; None: the codec's (:func:`update_coding`: its class's
+            ``update_coding_defaults`` with ``coding_keywords`` applied).
+        coding_keywords: the update-coding keywords a scenario gave (``prior, num_bins, t, alpha,
+            sigma_slab``), applied over the codec's defaults when ``coding`` is None.
         augment_delay_taps: each training sample gets a random delay shift, uniform in
             ``[-augment_delay_taps, augment_delay_taps]`` taps (a phase ramp over the subcarriers), so the
             fine-tuned codec covers the delays the UE will see next, not only the window's (0: off; None:
@@ -66,7 +69,8 @@ class FinetuneConfig:
     lmbda: float | None = None
     beta: float = 0.3
     regularize: bool = True
-    coding: UpdateCoding = field(default_factory=UpdateCoding)
+    coding: UpdateCoding | None = None
+    coding_keywords: tuple[tuple[str, Any], ...] = ()
     augment_delay_taps: float | None = None
     augment_angle_bins: float | None = None
 
@@ -83,6 +87,13 @@ class FinetuneConfig:
                 _check(key, getattr(self, key), float, 0.0, 1e6)
         if not isinstance(self.regularize, bool):
             raise ConfigError(f"regularize: {self.regularize!r} is not allowed (allowed: true or false)")
+        given = dict(self.coding_keywords)
+        # each keyword's range is checked now; t and sigma_slab stand in for each other when only one is given,
+        # so that "sigma_slab > t/6" is checked again, against the codec's own value, by update_coding()
+        if "t" in given or "sigma_slab" in given:
+            given.setdefault("t", given.get("sigma_slab"))
+            given.setdefault("sigma_slab", given["t"])
+        UpdateCoding(**given)
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], **defaults: Any) -> FinetuneConfig:
@@ -97,9 +108,15 @@ class FinetuneConfig:
             raise ConfigError(f"unknown fine-tuning keyword {unknown[0]!r} (allowed: "
                               f"{', '.join(sorted(own | coding_keys))})")
         merged = {**defaults, **kwargs}
-        coding = UpdateCoding(**{k: merged[k] for k in coding_keys if k in merged})
+        coding = tuple(sorted((k, merged[k]) for k in coding_keys if k in merged))
         args = {("lmbda" if k == "lambda" else k): merged[k] for k in own if k in merged}
-        return cls(coding=coding, **args)
+        return cls(coding_keywords=coding, **args)
+
+    def with_coding(self, **changes: Any) -> FinetuneConfig:
+        """This config with the update-coding keywords ``changes`` applied (to ``coding`` where it is set)."""
+        if self.coding is not None:
+            return replace(self, coding=replace(self.coding, **changes))
+        return replace(self, coding_keywords=tuple(sorted({**dict(self.coding_keywords), **changes}.items())))
 
 
 def _check(key: str, value: Any, kind: type, lo: float, hi: float) -> None:
@@ -191,6 +208,17 @@ def optimisation(codec: Any, cfg: FinetuneConfig) -> dict[str, float]:
     own = getattr(codec, "finetune_defaults", {})
     return {key: float(value if (value := getattr(cfg, key)) is not None else own.get(key, default))
             for key, default in FINETUNE_DEFAULTS.items()}  # fmt: skip
+
+
+def update_coding(codec: Any, cfg: FinetuneConfig) -> UpdateCoding:
+    """The update quantizer and prior of a fine-tune of ``codec``: ``cfg.coding`` where set, else the codec
+    class's ``update_coding_defaults`` (its parameters' scale sets the quantizer step ``t``) with the
+    scenario's ``cfg.coding_keywords`` applied, else :class:`UpdateCoding`'s defaults (those of the
+    learned-transform codec, core paper Table IV)."""
+    if cfg.coding is not None:
+        return cfg.coding
+    own = dict(getattr(codec, "update_coding_defaults", {}))
+    return UpdateCoding(**{**own, **dict(cfg.coding_keywords)})
 
 
 def _lmbda(codec: Any, cfg: FinetuneConfig) -> float:

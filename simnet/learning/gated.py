@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from simnet.coding import updates
-from simnet.learning.finetune import FinetuneConfig, objective
+from simnet.learning.finetune import FinetuneConfig, objective, update_coding
 from simnet.learning.procedures import full_model
 
 
@@ -93,7 +93,7 @@ class GatedFinetune:
         candidate, payload, bits, info = res.codec, res.payload, res.bits, res.info()
         if self.shadow_codec is not None:  # send all the change since the BS's model: code it against that
             candidate = copy.deepcopy(res.codec)
-            enc = updates.encode_update(candidate, codec, self.cfg.coding)
+            enc = updates.encode_update(candidate, codec, update_coding(codec, self.cfg))
             payload, bits = enc.payload, enc.bits
             info.update(num_nonzero=float(enc.num_nonzero), estimated_update_bits=enc.estimated_bits)
         check = window[-num_check:]

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from simnet.coding.updates import code_deltas, decoder_state, encode_update, quantize_ste, rate_bits
-from simnet.learning.finetune import TRANSLATION_DEFAULTS, FinetuneConfig, FinetuneResult
+from simnet.learning.finetune import TRANSLATION_DEFAULTS, FinetuneConfig, FinetuneResult, update_coding
 from simnet.learning.training import split_parameters, train
 from simnet.learning.translation_module import TranslatedCodec, wrap_translation
 
@@ -56,6 +56,7 @@ def _coded_finetune(ue: Any, h_window: np.ndarray, rng: np.random.Generator, cfg
     the update is range coded for real after every ``trace_every``-th step and after the last one (~4 ms
     per coding of the learned-transform's 59 K decoder-side parameters).
     """
+    coding = update_coding(ue, cfg)
     params_by_name = dict(ue.named_parameters())
     coded = {k: params_by_name[k] for k in names if k in params_by_name}
     base_state = decoder_state(ue, names)
@@ -63,10 +64,10 @@ def _coded_finetune(ue: Any, h_window: np.ndarray, rng: np.random.Generator, cfg
     deltas = {k: torch.zeros_like(p, requires_grad=True) for k, p in coded.items()}
 
     def params() -> dict[str, torch.Tensor]:
-        return {k: base[k] + quantize_ste(deltas[k], cfg.coding) for k in coded}
+        return {k: base[k] + quantize_ste(deltas[k], coding) for k in coded}
 
     def rate() -> torch.Tensor:
-        return rate_bits(list(deltas.values()), cfg.coding)
+        return rate_bits(list(deltas.values()), coding)
 
     trace: list[dict[str, float]] = []
 
@@ -76,7 +77,7 @@ def _coded_finetune(ue: Any, h_window: np.ndarray, rng: np.random.Generator, cfg
         with torch.no_grad():  # the same float32 arithmetic as the final commit below
             change = {k: ((base[k] + deltas[k]) - v if k in coded else torch.zeros_like(v))
                       for k, v in base_state.items()}
-        enc, _ = code_deltas(change, base_state, cfg.coding)
+        enc, _ = code_deltas(change, base_state, coding)
         trace.append({"step": step + 1, "num_nonzero": enc.num_nonzero, "update_bits": enc.bits,
                       "estimated_update_bits": enc.estimated_bits})
 
@@ -87,7 +88,7 @@ def _coded_finetune(ue: Any, h_window: np.ndarray, rng: np.random.Generator, cfg
         for k, p in coded.items():
             p.copy_(base[k] + deltas[k])
             p.requires_grad_(True)
-    enc = encode_update(ue, base_state, cfg.coding, names=names)
+    enc = encode_update(ue, base_state, coding, names=names)
     return FinetuneResult(ue, enc.payload, enc.bits, enc.num_nonzero, cfg.steps, curve, enc.estimated_bits, trace)
 
 

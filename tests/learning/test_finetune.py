@@ -226,3 +226,41 @@ def test_a_fine_tune_takes_lr_and_augmentation_from_the_scenario_else_the_codec_
     assert optimisation(conv, FinetuneConfig()) == {"lr": 1e-3, "augment_delay_taps": 0.0, "augment_angle_bins": 0.0}
     given = optimisation(conv, FinetuneConfig.from_kwargs({"lr": 0.01, "augment_angle_bins": 0.5}))
     assert given == {"lr": 0.01, "augment_delay_taps": 0.0, "augment_angle_bins": 0.5}
+
+
+def test_the_update_coding_comes_from_the_scenario_else_the_codec_else_the_defaults():
+    from simnet.codecs import CODECS
+    from simnet.learning.finetune import update_coding
+
+    conv = CODECS.make("rd-crnet", num_bs_ant=8, num_subcarriers=8)
+    hyper = CODECS.make("rd-crnet-hyperprior", num_bs_ant=8, num_subcarriers=8)
+    per_bin = CODECS.make("learned-transform", num_bs_ant=8, num_subcarriers=8)
+    assert update_coding(per_bin, FinetuneConfig()) == UpdateCoding()
+    assert update_coding(conv, FinetuneConfig()) == UpdateCoding(t=0.001, sigma_slab=0.01)
+    assert update_coding(hyper, FinetuneConfig()) == update_coding(conv, FinetuneConfig())  # the CRNet family's
+    given = FinetuneConfig.from_kwargs({"prior": "uniform", "t": 0.002})
+    assert update_coding(conv, given) == UpdateCoding(prior="uniform", t=0.002, sigma_slab=0.01)
+    assert update_coding(per_bin, given) == UpdateCoding(prior="uniform", t=0.002)
+    explicit = FinetuneConfig(coding=UpdateCoding(t=0.02))
+    assert update_coding(conv, explicit) == UpdateCoding(t=0.02)  # a complete coding is taken as it is
+    assert update_coding(conv, explicit.with_coding(num_bins=16)) == UpdateCoding(t=0.02, num_bins=16)
+    assert update_coding(conv, given.with_coding(t=0.004)) == UpdateCoding(prior="uniform", t=0.004, sigma_slab=0.01)
+    with pytest.raises(ConfigError, match="sigma_slab"):  # checked against the codec's own t at the fine-tune
+        update_coding(per_bin, FinetuneConfig.from_kwargs({"sigma_slab": 0.005}))
+    with pytest.raises(ConfigError, match="sigma_slab"):  # and against the scenario's t at load time
+        FinetuneConfig.from_kwargs({"t": 0.06, "sigma_slab": 0.005})
+
+
+def test_a_coded_crnet_update_uses_the_codecs_step_and_rebuilds_the_bs_decoder():
+    from simnet.codecs import CODECS
+    from simnet.coding.updates import read_header
+
+    bs = CODECS.make("rd-crnet", num_bs_ant=8, num_subcarriers=8).eval()
+    rng = np.random.default_rng(3)
+    h = (rng.standard_normal((40, 8, 8)) + 1j * rng.standard_normal((40, 8, 8))).astype(np.complex64)
+    res = full_model(bs, h, np.random.default_rng(0), FinetuneConfig(steps=4, batch_size=16, lr=1e-2))
+    assert res.payload is not None and res.num_nonzero > 0
+    assert read_header(res.payload)[0].t == float(np.float32(0.001))
+    new_bs = apply_update(bs, res.payload)
+    for name, value in decoder_state(res.codec).items():
+        assert torch.equal(value, decoder_state(new_bs)[name]), name
