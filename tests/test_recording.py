@@ -10,7 +10,7 @@ from tests.paths import ROOT
 
 
 def test_interval_comes_from_the_policy() -> None:
-    scenario = load_scenario(ROOT / "scenarios" / "o2_dynamic.yaml")
+    scenario = load_scenario(ROOT / "scenarios" / "o2_dynamic_walk.yaml")
     got = {s.label: learning_interval_m(s) for s in scenario.policies}
     assert got["drift-shadow"] == 2.0  # its learning cadence (probe_m = min = max = 2), no interval_m keyword
     assert math.isinf(got["never"])  # summarize writes NaN for it

@@ -75,12 +75,28 @@ def plot_over_distance(reports: pd.DataFrame, finetunes: pd.DataFrame, path: Pat
 
 def plot_rd_vs_interval(summary: pd.DataFrame, path: Path) -> bool:
     """Total rate and NMSE against the update interval; policies without an interval as reference lines."""
+    cols = [("total_bits_per_dim", "total rate [bits / CSI dimension]"),
+            ("nmse_report_db", "NMSE of reports [dB]"), ("nmse_db", "NMSE at time of use [dB]")]
+    return _plot_vs_interval(summary, cols, path)
+
+
+def plot_at_use_vs_interval(summary: pd.DataFrame, path: Path) -> bool:
+    """What the beamformer gets at time of use against the update interval: spectral efficiency with MRT and ZF
+    and SGCS, mean over users and slots and of the 5th-percentile user; policies without an interval as
+    reference lines."""
+    cols = [(c, label) for c, label in (("se_bps_hz", "SE at use, MRT [bit/s/Hz]"),
+                                        ("se_zf_bps_hz", "SE at use, ZF [bit/s/Hz]"), ("sgcs", "SGCS at use"),
+                                        ("se_p5_bps_hz", "5th-pct user SE at use, MRT [bit/s/Hz]"))
+            if c in summary.columns and summary[c].notna().any()]
+    return bool(cols) and _plot_vs_interval(summary, cols, path)
+
+
+def _plot_vs_interval(summary: pd.DataFrame, cols: list[tuple[str, str]], path: Path) -> bool:
     swept = summary[np.isfinite(summary.interval_m)]
     if swept.empty:
         return False
-    cols = [("total_bits_per_dim", "total rate [bits / CSI dimension]"),
-            ("nmse_report_db", "NMSE of reports [dB]"), ("nmse_db", "NMSE at time of use [dB]")]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    fig, axes = plt.subplots(1, len(cols), figsize=(4.7 * len(cols), 4))
+    axes = np.atleast_1d(axes)
     for policy, grp in swept.groupby("policy", sort=False):
         grp = grp.sort_values("interval_m")
         for ax, (col, _) in zip(axes, cols):
@@ -106,10 +122,13 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     if not run.is_dir():
         raise DataError(f"{run}: no such run folder (give the folder that run_sim.py wrote, e.g. results/smoke-...)")
     summary, reports, finetunes = _load(run)
-    rd, over_distance, rd_vs_interval = (run / name for name in RUN_FIGURES)
+    rd, over_distance, rd_vs_interval, at_use_vs_interval = (run / name for name in RUN_FIGURES)
     plot_rd(summary, rd)
     plot_over_distance(reports, finetunes, over_distance)
-    if plot_rd_vs_interval(summary, rd_vs_interval):
-        return [rd, over_distance, rd_vs_interval]
-    rd_vs_interval.unlink(missing_ok=True)  # a stale one from an earlier draw would disagree with summary.csv
-    return [rd, over_distance]
+    drawn = [rd, over_distance]
+    for draw, path in ((plot_rd_vs_interval, rd_vs_interval), (plot_at_use_vs_interval, at_use_vs_interval)):
+        if draw(summary, path):
+            drawn.append(path)
+        else:
+            path.unlink(missing_ok=True)  # a stale one from an earlier draw would disagree with summary.csv
+    return drawn

@@ -37,7 +37,7 @@ SIMULATION_FILES = ("summary.csv", "reports.parquet", "slots.parquet", "packets.
 RUN_FILES = (*SIMULATION_FILES, "manifest.json", "report.md")
 """Every file a simulation run writes besides its figures."""
 
-RUN_FIGURES = ("rd.png", "over_distance.png", "rd_vs_interval.png")
+RUN_FIGURES = ("rd.png", "over_distance.png", "rd_vs_interval.png", "at_use_vs_interval.png")
 """The figures ``plots.plot_run`` draws into a run folder."""
 
 PARQUET_TABLES = ("reports", "slots", "packets", "finetunes")

@@ -16,6 +16,7 @@ early is work done ahead, not knowledge: they are the same pure function of byte
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,14 +31,24 @@ MAX_CHUNK = 128
 long before; measured for learned-transform at 64 x 64: ~50 ms per call, ~1-3 ms per report)."""
 
 
+_SUBMODULES: weakref.WeakKeyDictionary[Any, list[Any]] = weakref.WeakKeyDictionary()
+"""Per codec, its submodules, listed once: walking ``named_modules`` on every report cost ~3 ms of a rd-crnet
+report (profiled); the tensors are read from each submodule's own dicts on every call."""
+
+
 def codec_state(codec: Any) -> Hashable:
     """A key that changes whenever ``codec`` is replaced or any of its tensors is changed in place.
 
     In-place updates (optimizer steps, ``copy_``, ``load_state_dict``) bump a tensor's version counter, and a
-    replaced tensor has a new id; the key holds the codec's id, so the caller must keep the codec alive.
+    replaced tensor has a new id; the key holds the codec's id, so the caller must keep the codec alive. The
+    codec's submodules are listed once per codec (a codec's structure is fixed once it is built: a fine-tune or
+    a translation wrapper makes a new codec); its tensors are read afresh on every call.
     """
-    tensors = [*codec.parameters(), *codec.buffers()]
-    return (id(codec), tuple((id(t), t._version) for t in tensors))
+    modules = _SUBMODULES.get(codec)
+    if modules is None:
+        modules = _SUBMODULES[codec] = list(codec.modules())
+    return (id(codec), tuple((id(t), t._version) for m in modules
+                             for d in (m._parameters, m._buffers) for t in d.values() if t is not None))
 
 
 @dataclass

@@ -72,6 +72,11 @@ def test_a_changed_codec_starts_a_new_chunk() -> None:
     other = _codec("learned-transform")  # an equal but different object (a switched model) also starts anew
     ahead.report(other, 2)
     assert ahead.num_calls == 3
+    with torch.no_grad():  # a tensor replaced by a new one (same submodule) is seen too
+        other.analysis_net.log_scale = torch.nn.Parameter(other.analysis_net.log_scale + 0.3)
+    stream, _, _ = ahead.report(other, 3)
+    assert stream == other.compress(h[3:4])[0]
+    assert ahead.num_calls == 4
 
 
 def test_a_payload_that_is_not_the_chunks_stream_is_decoded_as_it_came() -> None:
