@@ -99,8 +99,9 @@ def _plot_vs_interval(summary: pd.DataFrame, cols: list[tuple[str, str]], path: 
     axes = np.atleast_1d(axes)
     for policy, grp in swept.groupby("policy", sort=False):
         grp = grp.sort_values("interval_m")
+        label = policy if len(grp) > 1 else grp.variant.iloc[0]  # a preset (drift-shadow) by its own name
         for ax, (col, _) in zip(axes, cols):
-            ax.plot(grp.interval_m, grp[col], "o-", label=policy)
+            ax.plot(grp.interval_m, grp[col], "o-", label=label)
     for i, (_, r) in enumerate(summary[~np.isfinite(summary.interval_m)].iterrows()):
         for ax, (col, _) in zip(axes, cols):
             ax.axhline(r[col], ls="--", lw=1, color=f"C{(i + 3) % 10}", label=r.variant)
