@@ -3,8 +3,9 @@
 For every shipped checkpoint (grouped by codec type; the learned-transform codec is the same-run baseline of every
 ratio), on held-out o1_like channels (the test split, tracks no checkpoint was trained on):
 
-- ``rd``: bits per real dimension (``8 * len(stream)`` of the real bitstreams) and NMSE [dB] of the decoded
-  reports, per lambda;
+- ``rd``: bits per real dimension (``8 * len(stream)`` of the real bitstreams), NMSE [dB] and mean SGCS of the
+  decoded reports, per lambda (a codec that reports directions, ``eigen-sgcs``, is scored by SGCS: its NMSE
+  is that of a unit-norm precoder against the channel, meaningless);
 - ``flops_per_report`` (encoder + decoder networks, torch's FLOP counter), ``num_params``, ``num_decoder_params``
   (what a model update carries);
 - ``reports_per_s``: compress + decompress of a batch (networks and real range coding), and
@@ -33,6 +34,7 @@ from simnet.experiments import count_flops, stream_rd, track_channels
 from simnet.files import write_json
 from simnet.learning.finetune import FinetuneConfig
 from simnet.learning.procedures import full_model
+from simnet.sim.beamforming import sgcs
 
 OUT = Path(__file__).parent / "results" / "codec_families.json"
 BASELINE = "learned-transform"
@@ -68,8 +70,9 @@ def family(paths: list[Path], h_test: np.ndarray, h_rate: np.ndarray, window: np
     rd = []
     for codec, path in codecs:
         point = stream_rd(codec, h_test)
+        score = float(np.mean(sgcs(h_test, codec.decompress(codec.compress(h_test)))))
         rd.append({"checkpoint": path.name, "lmbda": codec.checkpoint_meta["lmbda"],
-                   "bits_per_dim": point["latent_bpd"], "nmse_db": point["nmse_db"]})  # fmt: skip
+                   "bits_per_dim": point["latent_bpd"], "nmse_db": point["nmse_db"], "sgcs": score})  # fmt: skip
     codec = codecs[0][0]
     decoder = set(codec.decoder_parameter_names())
     single = h_rate[:32]
