@@ -14,7 +14,7 @@ from simnet.codecs.angular_delay import angular_delay_pair, default_bs_array
 from simnet.codecs.base import register_codec
 from simnet.codecs.layers import conv2d, dense
 from simnet.codecs.normalization import NORM_CODE_BITS, NORM_OFFSET, denormalize, norm_code, normalize
-from simnet.coding.bit_allocation import uniform_bits
+from simnet.coding.bit_allocation import allocate_bits, kmeans_1d, kmeans_table, uniform_bits
 from simnet.errors import ConfigError, DataError
 
 ALLOCATIONS = ("greedy", "uniform")
@@ -214,6 +214,60 @@ class BitAllocCodec(nn.Module):
             spacing = torch.where(last == 0, torch.zeros_like(spacing), spacing)
         return {"index": index, "z_q": z_q, "spacing": spacing.detach()}
 
+    # --------------------------------------------------------------------------- alternating training
+    @torch.no_grad()
+    def encoder_outputs(self, h: np.ndarray | torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        """z of a data set in eval mode: h [N, A, S] -> [N, M] float32 (the paper's sample sets phi_m)."""
+        was_training = self.training
+        self.eval()
+        device = self.codebook.device
+        parts = []
+        for i in range(0, len(h), batch_size):
+            h_t = self._as_tensor(h[i : i + batch_size]).to(device)
+            parts.append(self.encode(normalize(h_t, norm_code(h_t))).cpu())
+        self.train(was_training)
+        return torch.cat(parts)
+
+    @torch.no_grad()
+    def set_codebooks(self, z: torch.Tensor, outputs: torch.Tensor | None = None) -> None:
+        """K-means codebooks (2^b_m words each, ascending, unused slots zero) for ``outputs`` (default: all)."""
+        which = torch.ones(self.num_outputs, dtype=torch.bool) if outputs is None else outputs.cpu()
+        fresh = self.codebook.detach().cpu().clone()
+        for b in torch.unique(self.bits[which]).tolist():
+            rows = which & (self.bits.cpu() == b)
+            words, _ = kmeans_1d(z[:, rows], 2 ** int(b))
+            fresh[rows] = 0.0
+            fresh[rows, : 2 ** int(b)] = words
+        self.codebook.copy_(fresh.to(self.codebook.device))
+
+    @torch.no_grad()
+    def allocate(self, z: torch.Tensor) -> int:
+        """Paper III-A on samples z [N, M]: re-run the greedy allocation from the current one and give every
+        output whose bit count changed a fresh K-means codebook (the others keep their learnt words).
+
+        Returns:
+            the number of outputs whose bit count changed (0 for ``allocation: uniform``).
+        """
+        if self.allocation == "uniform":
+            return 0
+        table = kmeans_table(z, self.max_bits)
+        new = torch.as_tensor(allocate_bits(table.numpy(), self.bits.cpu().numpy()), dtype=torch.int64)
+        changed = new != self.bits.cpu()
+        self.bits.copy_(new.to(self.bits.device))
+        if changed.any():
+            self.set_codebooks(z, changed)
+        return int(changed.sum())
+
+    def begin_training(self, h_train: np.ndarray) -> None:
+        """Pretraining hook (``simnet pretrain``): K-means codebooks for the initial encoder, then an allocation."""
+        z = self.encoder_outputs(h_train[:2000])
+        self.set_codebooks(z)
+        self.allocate(z)
+
+    def end_epoch(self, h_train: np.ndarray) -> None:
+        """Pretraining hook after every epoch: the allocation stage of the paper's alternating training."""
+        self.allocate(self.encoder_outputs(h_train[:2000]))
+
     # ---------------------------------------------------------------------------------------- networks
     def encode(self, h_n: torch.Tensor) -> torch.Tensor:
         """Encoder: h_n [B, A, S] complex64 -> z [B, M] float32."""
@@ -237,11 +291,12 @@ class BitAllocCodec(nn.Module):
         return h_t.to(torch.complex64)
 
     # ---------------------------------------------------------------------------------------- training
-    def forward(self, h: np.ndarray | torch.Tensor) -> dict[str, Any]:
+    def forward(self, h: np.ndarray | torch.Tensor, generator: torch.Generator | None = None) -> dict[str, Any]:
         """Training pass (straight-through codewords in train mode, the codewords alone in eval mode).
 
         Args:
             h: [B, A, S] complex64 channels (any power).
+            generator: unused (quantization here draws no noise); accepted like every trainer passes it.
 
         Returns:
             {"h_hat": [B, A, S] complex64, "h_n", "h_n_hat": normalised input and its reconstruction,
