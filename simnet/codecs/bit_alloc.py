@@ -18,7 +18,7 @@ from simnet.coding.bit_allocation import allocate_bits, kmeans_1d, kmeans_table,
 from simnet.errors import ConfigError, DataError
 
 ALLOCATIONS = ("greedy", "uniform")
-LOSSES = ("adaptive-log", "log", "mse")
+LOSSES = ("adaptive-log", "adaptive-mse", "log", "mse")
 
 
 class _Refine(nn.Module):
@@ -68,8 +68,9 @@ class BitAllocCodec(nn.Module):
         num_outputs: M encoder outputs; None: (total_bits - 16) / 4 rounded up (4 bits each when uniform).
         max_bits: most bits one output may get (its codebook has 2^max_bits slots).
         allocation: ``greedy`` (paper III-A, re-run after every training epoch) or ``uniform`` (fixed).
-        loss: the training loss: ``adaptive-log`` (paper eq. 8), ``log`` (log reconstruction loss, fixed beta)
-            or ``mse`` (eq. 4: squared error plus beta times the quantization loss).
+        loss: the training loss: ``adaptive-log`` (paper eq. 8), ``adaptive-mse`` (eq. 8 without the log: the
+            paper's Proposed-var2), ``log`` (log reconstruction loss, fixed beta: Proposed-var1's loss) or ``mse``
+            (eq. 4: squared error plus beta times the quantization loss).
         beta: the quantization-loss weight (the paper's well-tuned range is 0.01-0.25).
         seed: seed of the explicit generator that initialises the weights.
     """
@@ -317,9 +318,9 @@ class BitAllocCodec(nn.Module):
         """The codec's training loss (``simnet pretrain`` calls it; ``lmbda`` does not enter: the rate is fixed).
 
         ``adaptive-log`` (paper eq. 8): log(mean ||h_n_hat - h_n||^2) + mean sum_m beta'_m (z_q,m - z_m)^2,
-        beta'_m = beta * spacing (eq. 7); ``log``: the same with beta'_m = beta; ``mse`` (eq. 4): mean
-        ||h_n_hat - h_n||^2 + beta * mean sum_m (z_q,m - z_m)^2. Norms are over the real dimensions of the
-        normalised channel (whose squared norm is 2 A S).
+        beta'_m = beta * spacing (eq. 7); ``adaptive-mse``: the same without the log; ``log``: the log with
+        beta'_m = beta; ``mse`` (eq. 4): mean ||h_n_hat - h_n||^2 + beta * mean sum_m (z_q,m - z_m)^2. Norms
+        are over the real dimensions of the normalised channel (whose squared norm is 2 A S).
 
         Returns:
             {"loss", "mse" (NMSE per real dimension, linear), "bpd" (the fixed bits per real dimension),
@@ -329,12 +330,9 @@ class BitAllocCodec(nn.Module):
         dims = 2 * h_n.shape[-1] * h_n.shape[-2]
         err = (out["h_n_hat"] - h_n).abs().square().flatten(1).sum(1).mean()
         sq = (out["z_q"] - out["z"]).square()
-        if self.loss == "adaptive-log":
-            loss = torch.log(err) + (self.beta * out["spacing"] * sq).sum(1).mean()
-        elif self.loss == "log":
-            loss = torch.log(err) + self.beta * sq.sum(1).mean()
-        else:
-            loss = err + self.beta * sq.sum(1).mean()
+        weights = out["spacing"] if self.loss.startswith("adaptive") else torch.ones_like(sq)
+        quant = (self.beta * weights * sq).sum(1).mean()
+        loss = (torch.log(err) if self.loss in ("adaptive-log", "log") else err) + quant
         bpd = torch.tensor(8.0 * self.num_bytes / dims)
         return {"loss": loss, "mse": err / dims, "bpd": bpd, "quant": sq.mean()}
 
@@ -390,9 +388,8 @@ class BitAllocCodec(nn.Module):
         codes = (bits[:, :NORM_CODE_BITS] << np.arange(NORM_CODE_BITS - 1, -1, -1)).sum(1) - NORM_OFFSET
         owner, shift = self._bit_plan()
         weights = bits[:, NORM_CODE_BITS : self.total_bits] << shift
-        index = np.zeros((len(streams), self.num_outputs), dtype=np.int64)
-        np.add.at(index, (slice(None), owner), weights)
-        return codes, index
+        owner_onehot = (owner[:, None] == np.arange(self.num_outputs)[None, :]).astype(np.int64)  # [L, M]
+        return codes, weights @ owner_onehot
 
     def compress(self, h: np.ndarray | torch.Tensor) -> list[bytes]:
         """Encode a batch: B streams of ``ceil(total_bits / 8)`` bytes (the norm code and every index)."""

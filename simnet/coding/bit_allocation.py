@@ -87,7 +87,8 @@ def allocate_bits(loss: np.ndarray | torch.Tensor, start: np.ndarray, max_moves:
     bits = np.asarray(start, dtype=np.int64).copy()
     num_outputs, num_levels = table.shape
     if bits.shape != (num_outputs,) or bits.min(initial=0) < 0 or bits.max(initial=0) >= num_levels:
-        raise ConfigError(f"start allocation {bits.tolist()} does not fit {num_outputs} outputs of 0..{num_levels - 1} bits")
+        raise ConfigError(f"start allocation {bits.tolist()} does not fit {num_outputs} outputs of "
+                          f"0..{num_levels - 1} bits")
     rows = np.arange(num_outputs)
     for _ in range(max_moves if max_moves is not None else num_outputs * num_levels):
         current = table[rows, bits]

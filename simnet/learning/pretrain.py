@@ -178,7 +178,7 @@ def checkpoint_name(codec_type: str, lmbda: float, rate: float | None = None) ->
     """``learned-transform_lambda16.pt`` style file name; a codec whose rate is a constructor option
     (its class's ``rate_option``, e.g. bit-alloc's ``total_bits``) is named by that: ``bit-alloc_total_bits256.pt``."""
     if rate is not None:
-        return f"{codec_type}_{CODECS.get(codec_type).rate_option}{rate:g}.pt"
+        return f"{codec_type}_{getattr(CODECS.get(codec_type), 'rate_option', 'rate')}{rate:g}.pt"
     return f"{codec_type}_lambda{lmbda:g}.pt"
 
 
@@ -214,8 +214,8 @@ def pretrain(
     """
     check_device(train_kwargs.get("device", "cpu"))  # before the data draw, so a bad device costs nothing
     runs: list[tuple[float, float | None]] = [(float(lmbda), None) for lmbda in lambdas]
+    option = getattr(CODECS.get(codec_type), "rate_option", None)
     if rates is not None:
-        option = getattr(CODECS.get(codec_type), "rate_option", None)
         if option is None:
             raise ConfigError(f"--rates: codec {codec_type!r} has no rate option; give --lambdas alone")
         if len(lambdas) != 1:
@@ -230,7 +230,7 @@ def pretrain(
         kwargs = {"num_bs_ant": h_train.shape[1], "num_subcarriers": h_train.shape[2], "seed": seed}
         kwargs.update(codec_kwargs or {})
         if rate is not None:
-            kwargs[CODECS.get(codec_type).rate_option] = int(rate) if rate.is_integer() else rate
+            kwargs[str(option)] = int(rate) if rate.is_integer() else rate
         codec = CODECS.make(codec_type, **kwargs)
         result = train_codec(
             codec, h_train, h_val, float(lmbda), seed=seed, progress=progress, **train_kwargs
@@ -243,7 +243,7 @@ def pretrain(
         }  # fmt: skip
         assert meta["data_hash"] == digest
         if rate is not None:
-            meta["rate"] = {CODECS.get(codec_type).rate_option: kwargs[CODECS.get(codec_type).rate_option]}
+            meta["rate"] = {str(option): kwargs[str(option)]}
         paths.append(save_codec(codec, Path(out_dir) / checkpoint_name(codec_type, float(lmbda), rate), **meta))
         if progress:
             tqdm.write(f"{paths[-1]}: {result['epochs']} epochs, val {result['best_val']}")
