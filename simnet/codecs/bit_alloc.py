@@ -138,6 +138,7 @@ class BitAllocCodec(nn.Module):
         self.total_bits, self.num_outputs, self.max_bits = total_bits, num_outputs, max_bits
         self.allocation, self.loss, self.beta = allocation, loss, float(beta)
         self.num_bytes = (total_bits + 7) // 8
+        self.latent_shape: tuple[int, ...] = (num_outputs,)
         gen = torch.Generator().manual_seed(int(seed))
         f = num_filters
         self._grid = (f, num_bs_ant // 8, num_delay_taps // 8)
@@ -225,7 +226,7 @@ class BitAllocCodec(nn.Module):
         parts = []
         for i in range(0, len(h), batch_size):
             h_t = self._as_tensor(h[i : i + batch_size]).to(device)
-            parts.append(self.encode(normalize(h_t, norm_code(h_t))).cpu())
+            parts.append(self.analysis(normalize(h_t, norm_code(h_t))).cpu())
         self.train(was_training)
         return torch.cat(parts)
 
@@ -270,13 +271,13 @@ class BitAllocCodec(nn.Module):
         self.allocate(self.encoder_outputs(h_train[:2000]))
 
     # ---------------------------------------------------------------------------------------- networks
-    def encode(self, h_n: torch.Tensor) -> torch.Tensor:
+    def analysis(self, h_n: torch.Tensor) -> torch.Tensor:
         """Encoder: h_n [B, A, S] complex64 -> z [B, M] float32."""
         re, im = self.to_angular_delay(h_n.real, h_n.imag)
         x = torch.stack([re, im], dim=1).contiguous(memory_format=torch.channels_last)
         return self.analysis_fc(self.analysis_net(x).flatten(1))
 
-    def decode(self, z_q: torch.Tensor) -> torch.Tensor:
+    def synthesis(self, z_q: torch.Tensor) -> torch.Tensor:
         """Decoder: z_q [B, M] float32 -> h_n_hat [B, A, S] complex64."""
         y = self.synthesis_fc(z_q).reshape(len(z_q), *self._grid).contiguous(memory_format=torch.channels_last)
         x = self.synthesis_net(y).contiguous()
@@ -307,10 +308,10 @@ class BitAllocCodec(nn.Module):
         h_t = self._as_tensor(h)
         code = norm_code(h_t)
         h_n = normalize(h_t, code)
-        z = self.encode(h_n)
+        z = self.analysis(h_n)
         quant = self.quantize_outputs(z)
         z_hat = quant["z_q"] + (z - z.detach()) if self.training else quant["z_q"]
-        h_n_hat = self.decode(z_hat)
+        h_n_hat = self.synthesis(z_hat)
         return {"h_hat": denormalize(h_n_hat, code), "h_n": h_n, "h_n_hat": h_n_hat, "z": z, "z_q": quant["z_q"],
                 "spacing": quant["spacing"], "likelihoods": {}, "norm_code": code}
 
@@ -342,7 +343,7 @@ class BitAllocCodec(nn.Module):
         """UE side: h [B, A, S] -> (norm codes [B] int64, word indices [B, M] int64)."""
         h_t = self._as_tensor(h)
         code = norm_code(h_t)
-        index = self.quantize_outputs(self.encode(normalize(h_t, code)))["index"]
+        index = self.quantize_outputs(self.analysis(normalize(h_t, code)))["index"]
         return code.numpy(), index.numpy()
 
     @torch.no_grad()
@@ -351,7 +352,7 @@ class BitAllocCodec(nn.Module):
         words, _ = self.sorted_codebook()
         idx = torch.as_tensor(index, dtype=torch.int64)
         z_q = words[None].expand(len(idx), -1, -1).gather(2, idx[:, :, None])[:, :, 0]
-        return denormalize(self.decode(z_q), torch.as_tensor(codes, dtype=torch.int64)).numpy()
+        return denormalize(self.synthesis(z_q), torch.as_tensor(codes, dtype=torch.int64)).numpy()
 
     def _bit_plan(self) -> tuple[np.ndarray, np.ndarray]:
         """Per payload bit after the norm code: (owning output [L] int64, shift [L] int64), MSB first."""
