@@ -362,15 +362,28 @@ class BitAllocCodec(nn.Module):
         shift = ends[owner] - 1 - np.arange(len(owner))
         return owner, shift
 
-    def pack(self, codes: np.ndarray, index: np.ndarray) -> list[bytes]:
-        """The fixed-length code: (codes [B], indices [B, M]) -> B streams of ``ceil(total_bits / 8)`` bytes."""
+    def _bit_rows(self, codes: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """[B, total_bits] uint8: each report's norm code (16 bits) then its indices, MSB first."""
         owner, shift = self._bit_plan()
         norm = (np.asarray(codes, dtype=np.int64) + NORM_OFFSET)[:, None]
         norm_bits = (norm >> np.arange(NORM_CODE_BITS - 1, -1, -1)) & 1
         word_bits = (np.asarray(index, dtype=np.int64)[:, owner] >> shift) & 1
-        pad = np.zeros((len(norm), 8 * self.num_bytes - self.total_bits), dtype=np.int64)
-        packed = np.packbits(np.concatenate([norm_bits, word_bits, pad], axis=1).astype(np.uint8), axis=1)
-        return [row.tobytes() for row in packed]
+        return np.concatenate([norm_bits, word_bits], axis=1).astype(np.uint8)
+
+    def _from_bit_rows(self, bits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Inverse of :meth:`_bit_rows`: [B, total_bits] -> (codes [B] int64, indices [B, M] int64)."""
+        bits = bits.astype(np.int64)
+        codes = (bits[:, :NORM_CODE_BITS] << np.arange(NORM_CODE_BITS - 1, -1, -1)).sum(1) - NORM_OFFSET
+        owner, shift = self._bit_plan()
+        weights = bits[:, NORM_CODE_BITS:] << shift
+        owner_onehot = (owner[:, None] == np.arange(self.num_outputs)[None, :]).astype(np.int64)  # [L, M]
+        return codes, weights @ owner_onehot
+
+    def pack(self, codes: np.ndarray, index: np.ndarray) -> list[bytes]:
+        """The fixed-length code: (codes [B], indices [B, M]) -> B streams of ``ceil(total_bits / 8)`` bytes."""
+        rows = self._bit_rows(codes, index)
+        pad = np.zeros((len(rows), 8 * self.num_bytes - self.total_bits), dtype=np.uint8)
+        return [row.tobytes() for row in np.packbits(np.concatenate([rows, pad], axis=1), axis=1)]
 
     def unpack(self, streams: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
         """Inverse of :meth:`pack`: (codes [B] int64, indices [B, M] int64).
@@ -383,14 +396,27 @@ class BitAllocCodec(nn.Module):
                 raise DataError(f"bit-alloc stream {i} has {len(s)} bytes; this codec's reports are exactly "
                                 f"{self.num_bytes} bytes ({self.total_bits} bits)")
         raw = np.frombuffer(b"".join(streams), dtype=np.uint8).reshape(len(streams), self.num_bytes)
-        bits = np.unpackbits(raw, axis=1).astype(np.int64)
+        bits = np.unpackbits(raw, axis=1)
         if bits[:, self.total_bits :].any():
             raise DataError("corrupt bit-alloc stream: a padding bit after the last codeword index is set")
-        codes = (bits[:, :NORM_CODE_BITS] << np.arange(NORM_CODE_BITS - 1, -1, -1)).sum(1) - NORM_OFFSET
-        owner, shift = self._bit_plan()
-        weights = bits[:, NORM_CODE_BITS : self.total_bits] << shift
-        owner_onehot = (owner[:, None] == np.arange(self.num_outputs)[None, :]).astype(np.int64)  # [L, M]
-        return codes, weights @ owner_onehot
+        return self._from_bit_rows(bits[:, : self.total_bits])
+
+    def compress_packed(self, h: np.ndarray | torch.Tensor) -> bytes:
+        """A batch of reports in one stream: their ``total_bits`` codes back to back, zero bits to a byte."""
+        rows = self._bit_rows(*self.quantize(h)).reshape(-1)
+        return np.packbits(rows).tobytes()  # packbits pads the last byte with zeros
+
+    def decompress_packed(self, stream: bytes) -> np.ndarray:
+        """Inverse of :meth:`compress_packed`: h_hat [R, A, S] complex64 (R from the length: padding < 8 bits)."""
+        num_reports = 8 * len(stream) // self.total_bits
+        if num_reports < 1 or len(stream) != -(-num_reports * self.total_bits // 8):
+            raise DataError(f"bit-alloc packed stream of {len(stream)} bytes is not a whole number of "
+                            f"{self.total_bits}-bit reports")
+        bits = np.unpackbits(np.frombuffer(stream, dtype=np.uint8))
+        if bits[num_reports * self.total_bits :].any():
+            raise DataError("corrupt bit-alloc packed stream: a padding bit after the last report is set")
+        rows = bits[: num_reports * self.total_bits].reshape(num_reports, self.total_bits)
+        return self.dequantize(*self._from_bit_rows(rows))
 
     def compress(self, h: np.ndarray | torch.Tensor) -> list[bytes]:
         """Encode a batch: B streams of ``ceil(total_bits / 8)`` bytes (the norm code and every index)."""

@@ -63,7 +63,7 @@ class BitAllocation:
     num_val: int = field(default=200, metadata={"ge": 2, "le": 100_000})
     num_test: int = field(default=300, metadata={"ge": 2, "le": 100_000})
     epochs: int = field(default=10, metadata={"ge": 1, "le": 10_000})
-    batch_size: int = field(default=64, metadata={"ge": 1, "le": 4096})
+    batch_size: int = field(default=32, metadata={"ge": 1, "le": 4096})
     lr: float = field(default=3e-3, metadata={"gt": 0.0, "le": 1.0})
     beta: float = field(default=0.1, metadata={"ge": 0.0, "le": 1e3})
     num_filters: int = field(default=16, metadata={"ge": 1, "le": 256})

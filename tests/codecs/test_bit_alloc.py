@@ -186,3 +186,14 @@ def test_pretrain_names_checkpoints_by_total_bits(tmp_path: Path) -> None:
     codec = load_codec(path)
     assert codec.checkpoint_meta["rate"] == {"total_bits": 64} and codec.total_bits == 64
     assert int(codec.bits.sum()) == 48
+
+
+def test_packed_streams_put_reports_back_to_back() -> None:
+    codec = tiny(total_bits=16 + 30, num_outputs=10)  # 46 bits per report
+    h = few_path_channels(5, 8, 8, seed=6)
+    packed = codec.compress_packed(h)
+    assert len(packed) == -(-5 * 46 // 8) == 29
+    np.testing.assert_array_equal(codec.decompress_packed(packed), codec.decompress(codec.compress(h)))
+    for bad in (packed[:-1], packed + b"\0", b""):
+        with pytest.raises(DataError, match="packed stream"):
+            codec.decompress_packed(bad)
