@@ -59,10 +59,10 @@ class BitAllocation:
     preset: str = "o1_like"
     total_bits: tuple[int, ...] = (256,)
     variants: tuple[str, ...] = ("proposed", "uniform", "proposed-var2", "plain-mse")
-    num_train: int = field(default=1500, metadata={"ge": 8, "le": 100_000})
+    num_train: int = field(default=1200, metadata={"ge": 8, "le": 100_000})
     num_val: int = field(default=200, metadata={"ge": 2, "le": 100_000})
     num_test: int = field(default=300, metadata={"ge": 2, "le": 100_000})
-    epochs: int = field(default=10, metadata={"ge": 1, "le": 10_000})
+    epochs: int = field(default=8, metadata={"ge": 1, "le": 10_000})
     batch_size: int = field(default=32, metadata={"ge": 1, "le": 4096})
     lr: float = field(default=3e-3, metadata={"gt": 0.0, "le": 1.0})
     beta: float = field(default=0.1, metadata={"ge": 0.0, "le": 1e3})
