@@ -32,9 +32,9 @@ VARIANTS: dict[str, tuple[str, str, str]] = {
 """Variant -> (allocation, loss, paper 003's name of the same recipe or ''): ``uniform`` isolates the allocation
 (claim a); ``plain-mse`` is eq. 4 (squared error + fixed beta), ``proposed-var2`` the paper's no-log ablation
 (claim b)."""
-COLUMNS = ["method", "codec", "total_bits", "num_outputs", "allocation", "loss", "bits_per_report", "bits_per_dim",
-           "nmse_db", "min_bits", "max_bits", "num_moved", "epochs", "train_wall_s", "paper_setting", "paper_method",
-           "paper_nmse_db"]
+COLUMNS = ["method", "seed", "codec", "total_bits", "num_outputs", "allocation", "loss", "bits_per_report",
+           "bits_per_dim", "nmse_db", "min_bits", "max_bits", "num_moved", "epochs", "train_wall_s", "paper_setting",
+           "paper_method", "paper_nmse_db"]
 
 
 @register_experiment("bit_allocation")
@@ -46,6 +46,8 @@ class BitAllocation:
         preset: geometric preset of the training (``train`` tracks) and test (``test`` tracks) channels.
         total_bits: bits per report (norm code included) to train every variant at.
         variants: recipes (see :data:`VARIANTS`), the same data, epochs and seed for each.
+        seeds: offsets of the run's seed; every variant is trained once per seed (initialisation and batch
+            order; the data stay), and a verdict needs the same sign of the difference at every seed.
         num_train, num_val, num_test: reports (train drawn with seed + 1, val seed + 2, test seed).
         epochs: passes over the training set (one re-allocation after each); batch_size, lr: Adam (cosine lr).
         beta: the quantization-loss weight of every variant.
@@ -59,6 +61,7 @@ class BitAllocation:
     preset: str = "o1_like"
     total_bits: tuple[int, ...] = (256,)
     variants: tuple[str, ...] = ("proposed", "uniform", "proposed-var2", "plain-mse")
+    seeds: tuple[int, ...] = (0,)
     num_train: int = field(default=1200, metadata={"ge": 8, "le": 100_000})
     num_val: int = field(default=200, metadata={"ge": 2, "le": 100_000})
     num_test: int = field(default=300, metadata={"ge": 2, "le": 100_000})
@@ -79,6 +82,7 @@ class BitAllocation:
         for i, name in enumerate(self.variants):
             choice(f"variants[{i}]", name, list(VARIANTS))
         nonempty_unique("total_bits", self.total_bits)
+        nonempty_unique("seeds", self.seeds)
         for i, bits in enumerate(self.total_bits):
             if not 17 <= bits <= 4096:
                 raise ConfigError(f"total_bits[{i}]: {bits} is out of range (allowed: 17 to 4096 bits per report, "
@@ -101,28 +105,34 @@ class BitAllocation:
         h_test = sample_channels(self.preset, self.num_test, seed=ctx.seed, split="test", source_seed=self.scene_seed)
         rows = []
         for bits in self.total_bits:
-            for variant in self.variants:
-                allocation, loss, _ = VARIANTS[variant]
-                codec = CODECS.make("bit-alloc", num_bs_ant=h_train.shape[1], num_subcarriers=h_train.shape[2],
-                                    num_filters=self.num_filters, total_bits=int(bits), allocation=allocation,
-                                    loss=loss, beta=self.beta, seed=ctx.seed)
-                start = codec.bits.clone()
-                result = train_codec(codec, h_train, h_val, 1.0, max_epochs=self.epochs, batch_size=self.batch_size,
-                                     lr=self.lr, patience=self.epochs, lr_schedule="cosine", seed=ctx.seed,
-                                     progress=False)
-                moved = int((codec.bits != start).sum())
-                rows.append(self._row(variant, codec, h_test, result["epochs"], result["wall_s"], moved))
-                ctx.log(f"{bits} bits, {variant}: {rows[-1]['nmse_db']:.2f} dB ({result['wall_s']:.0f} s, "
-                        f"{moved} outputs moved from uniform)")
+            for offset in self.seeds:
+                seed = ctx.seed + offset
+                for variant in self.variants:
+                    allocation, loss, _ = VARIANTS[variant]
+                    codec = CODECS.make("bit-alloc", num_bs_ant=h_train.shape[1], num_subcarriers=h_train.shape[2],
+                                        num_filters=self.num_filters, total_bits=int(bits), allocation=allocation,
+                                        loss=loss, beta=self.beta, seed=seed)
+                    start = codec.bits.clone()
+                    result = train_codec(codec, h_train, h_val, 1.0, max_epochs=self.epochs,
+                                         batch_size=self.batch_size, lr=self.lr, patience=self.epochs,
+                                         lr_schedule="cosine", seed=seed, progress=False)
+                    moved = int((codec.bits != start).sum())
+                    rows.append({**self._row(variant, codec, h_test, result["epochs"], result["wall_s"], moved),
+                                 "seed": seed})
+                    ctx.log(f"{bits} bits, seed {seed}, {variant}: {rows[-1]['nmse_db']:.2f} dB "
+                            f"({result['wall_s']:.0f} s, {moved} outputs moved from uniform)")
         for name, path in zip(self.shipped, resolve_checkpoints("shipped", list(self.shipped)) if self.shipped
                               else [], strict=True):
             codec = load_codec(path)
             moved = int((codec.bits.numpy() != _uniform(codec)).sum())
-            rows.append(self._row(f"shipped {name}", codec, h_test, int(codec.checkpoint_meta.get("epochs", 0)),
-                                  float(codec.checkpoint_meta.get("wall_s", np.nan)), moved))
+            rows.append({**self._row(f"shipped {name}", codec, h_test, int(codec.checkpoint_meta.get("epochs", 0)),
+                                     float(codec.checkpoint_meta.get("wall_s", np.nan)), moved),
+                         "seed": int(codec.checkpoint_meta.get("seed", 0))})
         for name, path in zip(self.references, resolve_checkpoints("references", list(self.references))
                               if self.references else [], strict=True):
-            rows.append(self._reference(name, load_codec(path), h_test))
+            reference = load_codec(path)
+            rows.append({**self._reference(name, reference, h_test),
+                         "seed": int(reference.checkpoint_meta.get("seed", 0))})
             ctx.log(f"{name}: {rows[-1]['bits_per_report']:.0f} bits, {rows[-1]['nmse_db']:.2f} dB")
         return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -167,22 +177,30 @@ class BitAllocation:
                  f"on the same {self.num_train} reports with the same seed.", ""]
         trained = table[table.method.isin(list(VARIANTS))]
         for bits, grp in trained.groupby("total_bits", sort=False):
-            by = grp.set_index("method")
-            if "proposed" not in by.index:
+            nmse = grp.pivot_table(index="seed", columns="method", values="nmse_db")
+            if "proposed" not in nmse.columns:
                 continue
-            ref = by.loc["proposed"]
+            moved = grp[grp.method == "proposed"]
             for other, claim in (("uniform", "(a) bit allocation vs uniform allocation"),
                                  ("plain-mse", "(b) adaptive log loss vs plain MSE (eq. 4)"),
                                  ("proposed-var2", "(b') the log in eq. 8 (vs var2, adaptive beta without log)"),
                                  ("proposed-var1", "(a+b) allocation and adaptive beta vs neither (var1)")):
-                if other not in by.index:
+                if other not in nmse.columns:
                     continue
-                gain = float(by.loc[other, "nmse_db"] - ref.nmse_db)
-                verdict = "reproduced" if gain > 0.1 else ("not reproduced" if gain < -0.1 else "no difference")
-                lines.append(f"- Verdict {claim}, {bits} bits per report: {verdict} (proposed {ref.nmse_db:.2f} dB, "
-                             f"{other} {by.loc[other, 'nmse_db']:.2f} dB: {gain:+.2f} dB in the proposed's favour; "
-                             f"proposed moved {int(ref.num_moved)} of {int(ref.num_outputs)} outputs off 4 bits, "
-                             f"{int(ref.min_bits)}-{int(ref.max_bits)} bits).")
+                gains = (nmse[other] - nmse["proposed"]).to_numpy()  # > 0: the proposed's NMSE is lower
+                if (gains > 0.1).all():
+                    verdict = "reproduced"
+                elif (gains < -0.1).all():
+                    verdict = "reversed"
+                else:
+                    verdict = "not reproduced (no consistent difference)"
+                per_seed = ", ".join(f"{g:+.2f}" for g in gains)
+                lines.append(f"- Verdict {claim}, {bits} bits per report: {verdict}: proposed "
+                             f"{nmse['proposed'].mean():.2f} dB, {other} {nmse[other].mean():.2f} dB (mean of "
+                             f"{len(gains)} seed(s)); the proposed's gain per seed {per_seed} dB. The proposed "
+                             f"moved {int(moved.num_moved.min())}-{int(moved.num_moved.max())} of "
+                             f"{int(moved.num_outputs.iloc[0])} outputs off the uniform 4 bits "
+                             f"({int(moved.min_bits.min())}-{int(moved.max_bits.max())} bits).")
         refs = table[table.total_bits < 0]
         for r in refs.itertuples(index=False):
             lines.append(f"- {r.method}: {r.bits_per_report:.0f} bits per report, {r.nmse_db:.2f} dB.")

@@ -30,4 +30,5 @@ def test_bit_allocation_quick_run_on_a_tiny_world(tmp_path: Path) -> None:
     assert trained.paper_nmse_db.iloc[0] == -21.90 and np.isnan(trained.paper_nmse_db.iloc[1])
     text = (out / "table.md").read_text()
     assert "Verdict (a) bit allocation vs uniform allocation, 64 bits" in text and "Verdict (b)" in text
+    assert (table.seed.iloc[:3] == 0).all()
     assert (out / "figure.png").is_file()
