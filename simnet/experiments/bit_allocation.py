@@ -57,7 +57,7 @@ class BitAllocation:
         scene_seed: scene seed of the preset's channel source.
     """
 
-    title: ClassVar[str] = "Bit allocation and the adaptive log loss (paper 003 Tables I-II) on simnet's channels"
+    title: ClassVar[str] = "Paper 003 on simnet: bit allocation and the adaptive log loss"
     preset: str = "o1_like"
     total_bits: tuple[int, ...] = (256,)
     variants: tuple[str, ...] = ("proposed", "uniform", "proposed-var2", "plain-mse")
@@ -209,8 +209,10 @@ class BitAllocation:
     def plot(self, table: pd.DataFrame, path: Path) -> None:
         from simnet.experiments.figures import rd_curves
 
-        shown = table.assign(curve=np.where(table.total_bits < 0, "rd-crnet (range coded)", table.method))
-        rd_curves(shown, "curve", "bits_per_dim", "nmse_db", path, self.title)
+        curve = np.where(table.total_bits < 0, "rd-crnet (range coded)",
+                         np.where(table.method.str.startswith("shipped"), "bit-alloc shipped checkpoints",
+                                  table.method + " (seed " + table.seed.astype(str) + ")"))
+        rd_curves(table.assign(curve=curve), "curve", "bits_per_dim", "nmse_db", path, self.title)
 
 
 def _uniform(codec: Any) -> np.ndarray:
