@@ -52,8 +52,11 @@ def test_shipped_checkpoints_belong_to_their_codec(codecs: dict[str, Any]):
     shipped = sorted(p.name for p in shipped_checkpoints())
     listed = sorted(name for entry in codecs.values() for name in entry.checkpoints)
     assert listed == shipped and shipped
-    for name, entry in codecs.items():
-        assert all(ckpt.startswith(f"{name}_lambda") for ckpt in entry.checkpoints), name
+    from simnet.codecs import CODECS
+
+    for name, entry in codecs.items():  # named by lambda, or by the codec's rate option (bit-alloc: total_bits)
+        prefix = f"{name}_{getattr(CODECS.get(name), 'rate_option', 'lambda')}"
+        assert all(ckpt.startswith(prefix) for ckpt in entry.checkpoints), name
     assert len(codecs["learned-transform"].checkpoints) == len(codecs["rd-crnet"].checkpoints) == 4
 
 

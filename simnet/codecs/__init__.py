@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from simnet.codecs.base import CODECS, Codec, register_codec
+from simnet.codecs.bit_alloc import BitAllocCodec
 from simnet.codecs.checkpoint import (
     DEFAULT_LMBDA,
     checkpoint_header,
@@ -31,6 +32,7 @@ from simnet.codecs.type1 import Type1Codec
 
 __all__ = [
     "CODECS",
+    "BitAllocCodec",
     "DEFAULT_LMBDA",
     "Codec",
     "CRNetTransforms",

@@ -1,9 +1,10 @@
-"""Offline experiments of the core paper (Fig. 2, 5, 7, 8, 9, Tables IV, V) and paper 004, named in ``EXPERIMENTS``."""
+"""Offline experiments of the core paper (Fig. 2, 5, 7, 8, 9, Tables IV, V), papers 003 and 004, in ``EXPERIMENTS``."""
 
 from __future__ import annotations
 
 from simnet.config import is_experiment_file
 from simnet.experiments import backbone as _backbone  # noqa: F401  (registers backbone_rd, distribution_shift)
+from simnet.experiments import bit_allocation as _bit_allocation  # noqa: F401  (registers bit_allocation)
 from simnet.experiments import codeword_mimic as _codeword_mimic  # noqa: F401  (registers codeword_mimic)
 from simnet.experiments import complexity as _complexity  # noqa: F401  (registers complexity)
 from simnet.experiments import finetuning as _finetuning  # noqa: F401  (registers the fine-tuning experiments)

@@ -99,6 +99,9 @@ def train_codec(
     sched = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max_epochs, eta_min=lr / 50)
              if lr_schedule == "cosine" else None)  # fmt: skip
     h_tr = torch.as_tensor(h_train, device=device)
+    begin, end_epoch = getattr(codec, "begin_training", None), getattr(codec, "end_epoch", None)
+    if begin is not None:  # e.g. bit-alloc: K-means codebooks and a bit allocation before the first step
+        begin(h_train)
     best: dict[str, float] | None = None
     best_state = copy.deepcopy(codec.state_dict())
     history: list[dict[str, float]] = []
@@ -116,6 +119,8 @@ def train_codec(
             opt.step()
         if sched is not None:
             sched.step()
+        if end_epoch is not None:  # e.g. bit-alloc: re-allocate bits between epochs (alternating training)
+            end_epoch(h_train)
         on_cpu = codec if device == "cpu" else copy.deepcopy(codec).cpu()
         val = evaluate_loss(on_cpu, h_val, lmbda)
         history.append({"epoch": epoch, **val})
@@ -169,8 +174,11 @@ def evaluate_loss(codec: Any, h: np.ndarray, lmbda: float, batch_size: int = 512
     return {k: v / len(h) for k, v in sums.items()}
 
 
-def checkpoint_name(codec_type: str, lmbda: float) -> str:
-    """``learned-transform_lambda16.pt`` style file name."""
+def checkpoint_name(codec_type: str, lmbda: float, rate: float | None = None) -> str:
+    """``learned-transform_lambda16.pt`` style file name; a codec whose rate is a constructor option
+    (its class's ``rate_option``, e.g. bit-alloc's ``total_bits``) is named by that: ``bit-alloc_total_bits256.pt``."""
+    if rate is not None:
+        return f"{codec_type}_{getattr(CODECS.get(codec_type), 'rate_option', 'rate')}{rate:g}.pt"
     return f"{codec_type}_lambda{lmbda:g}.pt"
 
 
@@ -184,6 +192,7 @@ def pretrain(
     seed: int = 0,
     out_dir: str | Path = CHECKPOINT_DIR,
     progress: bool = True,
+    rates: Sequence[float] | None = None,
     **train_kwargs: Any,
 ) -> list[Path]:
     """Train one codec per lambda on a source environment and write the checkpoints.
@@ -196,19 +205,32 @@ def pretrain(
         num_train, num_val: sample counts of the training and validation splits.
         seed: seeds the data draw, the initialisation and the training noise.
         out_dir: destination folder.
+        rates: for a codec with a ``rate_option`` (bit-alloc: ``total_bits``), one checkpoint per value of that
+            option, all at the single lambda of ``lambdas``; None: one checkpoint per lambda.
         **train_kwargs: passed to :func:`train_codec` (max_epochs, batch_size, lr, patience, time_budget_s).
 
     Returns:
         Paths of the written checkpoints, in ``lambdas`` order.
     """
     check_device(train_kwargs.get("device", "cpu"))  # before the data draw, so a bad device costs nothing
+    runs: list[tuple[float, float | None]] = [(float(lmbda), None) for lmbda in lambdas]
+    option = getattr(CODECS.get(codec_type), "rate_option", None)
+    if rates is not None:
+        if option is None:
+            raise ConfigError(f"--rates: codec {codec_type!r} has no rate option; give --lambdas alone")
+        if len(lambdas) != 1:
+            raise ConfigError(f"--rates: give one --lambdas value with it (got {len(lambdas)}); {codec_type}'s "
+                              f"rate is its {option}")
+        runs = [(float(lambdas[0]), float(rate)) for rate in rates]
     h_train = sample_channels(source_preset, num_train, seed=seed, split="train")
     h_val = sample_channels(source_preset, num_val, seed=seed + 1, split="val")
     digest = data_hash(h_train)
     paths = []
-    for lmbda in lambdas:
+    for lmbda, rate in runs:
         kwargs = {"num_bs_ant": h_train.shape[1], "num_subcarriers": h_train.shape[2], "seed": seed}
         kwargs.update(codec_kwargs or {})
+        if rate is not None:
+            kwargs[str(option)] = int(rate) if rate.is_integer() else rate
         codec = CODECS.make(codec_type, **kwargs)
         result = train_codec(
             codec, h_train, h_val, float(lmbda), seed=seed, progress=progress, **train_kwargs
@@ -220,7 +242,9 @@ def pretrain(
             "best_val": result["best_val"], "train": dict(train_kwargs),
         }  # fmt: skip
         assert meta["data_hash"] == digest
-        paths.append(save_codec(codec, Path(out_dir) / checkpoint_name(codec_type, float(lmbda)), **meta))
+        if rate is not None:
+            meta["rate"] = {str(option): kwargs[str(option)]}
+        paths.append(save_codec(codec, Path(out_dir) / checkpoint_name(codec_type, float(lmbda), rate), **meta))
         if progress:
             tqdm.write(f"{paths[-1]}: {result['epochs']} epochs, val {result['best_val']}")
     return paths
@@ -245,6 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--preset", default="o1_like", help="geometric channel preset to train on")
     parser.add_argument("--codec", default="learned-transform", help="registered codec type")
     parser.add_argument("--lambdas", type=float, nargs="+", default=list(DEFAULT_LAMBDAS))
+    parser.add_argument("--rates", type=float, nargs="+", default=None,
+                        help="values of the codec's rate option (bit-alloc: total_bits), one checkpoint each")
     parser.add_argument("--codec-option", action="append", default=[], metavar="KEY=VALUE",
                         help="codec constructor option, e.g. num_latent=16 (repeatable; VALUE is YAML)")
     parser.add_argument("--num-train", type=int, default=3000)
@@ -261,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     pretrain(
         args.preset, args.lambdas, args.codec, codec_options(args.codec_option), num_train=args.num_train,
-        num_val=args.num_val, seed=args.seed,
+        num_val=args.num_val, seed=args.seed, rates=args.rates,
         out_dir=args.out, max_epochs=args.max_epochs, batch_size=args.batch_size, lr=args.lr,
         patience=args.patience, time_budget_s=args.time_budget_s, lr_schedule=args.lr_schedule,
         device=args.device,
