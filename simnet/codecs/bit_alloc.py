@@ -80,6 +80,9 @@ class BitAllocCodec(nn.Module):
     """The constructor option that sets the rate (``simnet pretrain --rates``; checkpoints are named by it)."""
     finetune_defaults: ClassVar[dict[str, float]] = {"lr": 1e-3, "augment_delay_taps": 0.0, "augment_angle_bins": 0.0}
     """rd-crnet's fine-tuning settings (a convolutional codec of the same size and learning rate)."""
+    update_coding_defaults: ClassVar[dict[str, float]] = {"t": 0.001, "sigma_slab": 0.01}
+    """rd-crnet's update step, by analogy (the same lr, so the same reach of a 30-step fine-tune; at the
+    learned transform's t = 0.05 the codewords' change quantized to zero): not measured for this codec yet."""
     norm_code_bits: int = NORM_CODE_BITS
     bits: torch.Tensor
 
