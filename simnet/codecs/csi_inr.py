@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from simnet.codecs.angular_delay import default_bs_array
 from simnet.codecs.base import register_codec
 from simnet.codecs.common import RDCodec
 from simnet.codecs.normalization import NORM_CODE_BITS, denormalize, norm_code, normalize
@@ -27,7 +28,7 @@ class ModulatedSiren(nn.Module):
 
     ::
 
-        x [P, 2] (antenna, subcarrier in [-1, 1]) ─Fourier features [cos 2piBx, sin 2piBx]─> E_0 [P, 2d]
+        x [P, 3] (array row, array column, subcarrier; index / count) ─[cos 2piBx, sin 2piBx]─> E_0 [P, 2d]
         M [B, n] ─linear─> (gamma_i, eta_i) i = 1..L                        (FiLM, eq. 15; shift: gamma = 1)
         F_i = sin(omega0 * (gamma_i * (W_i F_{i-1} + b_i) + eta_i))        [B, P, d]   (eq. 13-14)
         H_out = W_out F_L + b_out                                           [B, P, 2]   (eq. 16)
@@ -36,14 +37,14 @@ class ModulatedSiren(nn.Module):
     Weights follow SIREN's initialisation (uniform in +-sqrt(6 / fan_in) / omega0), drawn from ``gen``.
     """
 
-    def __init__(self, num_latent: int, hidden: int, num_layers: int, omega0: float, fourier_scale: float,
+    def __init__(self, num_latent: int, hidden: int, num_layers: int, omega0: float, fourier: torch.Tensor,
                  modulation: str, coords: torch.Tensor, gen: torch.Generator) -> None:
         super().__init__()
         d = hidden
         self.omega0 = float(omega0)
         self.num_layers = num_layers
         self.film = modulation == "film"
-        self.register_buffer("fourier", torch.randn(d, 2, generator=gen) * fourier_scale, persistent=False)
+        self.register_buffer("fourier", fourier, persistent=False)
         self.register_buffer("coords", coords, persistent=False)
         bound = math.sqrt(6.0 / (2 * d)) / omega0
         self.weights = nn.ParameterList([nn.Parameter((torch.rand(d, 2 * d, generator=gen) * 2 - 1) * bound)])
@@ -129,7 +130,8 @@ class CSIINR(RDCodec):
         hidden: d, width of the SIREN layers.
         num_layers: L_t, modulated SIREN layers.
         omega0: SIREN frequency omega_0.
-        fourier_scale: sigma_b of the Gaussian Fourier features (coordinates span [-1, 1]).
+        fourier_scale: sigma_b of the Gaussian Fourier features, as a fraction of each axis's Nyquist frequency
+            (coordinates are index / count along the array rows, the array columns and the subcarriers).
         modulation: ``film`` (scale and shift, paper 002) or ``shift`` (shift only, functa).
         num_inner_steps: K, inner gradient steps at the UE (also in training).
         inner_lr: initial Meta-SGD step size of every element.
@@ -138,12 +140,14 @@ class CSIINR(RDCodec):
         second_order: train with second-order MAML instead of first-order.
         train_points: in train mode, inner and outer losses use this many coordinates drawn per step (the
             same for the batch; 0 or at least A * S: all). Encoding and decoding always use every coordinate.
+        bs_array: (rows, cols) of the BS planar array; None: square if A is a square, else 1 x A. The
+            coordinates follow the array (paper 002's Lemma 3.1 with a ULA: the phase is linear in each index).
         seed: seed of the explicit generator of the weights and Fourier features.
     """
 
     decoder_modules = ("base",)
     encoder_modules = ("inner_lr",)
-    finetune_defaults: ClassVar[dict[str, float]] = {"lr": 1e-4, "augment_delay_taps": 0.0,
+    finetune_defaults: ClassVar[dict[str, float]] = {"lr": 1e-3, "augment_delay_taps": 0.0,
                                                      "augment_angle_bins": 0.0}
     """Fine-tuning = meta-learning continued on the window: the pretraining Adam rate, no shift augmentation
     (a coordinate network is not shift-equivariant, and the inner loop adapts per report anyway)."""
@@ -156,14 +160,15 @@ class CSIINR(RDCodec):
         hidden: int = 64,
         num_layers: int = 4,
         omega0: float = 5.0,
-        fourier_scale: float = 10.0,
+        fourier_scale: float = 0.5,
         modulation: str = "film",
         num_inner_steps: int = 3,
         inner_lr: float = 0.1,
         bit_depth: int = 8,
         clip_sigmas: float = 4.0,
-        second_order: bool = False,
+        second_order: bool = True,
         train_points: int = 512,
+        bs_array: tuple[int, int] | list[int] | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(num_bs_ant, num_subcarriers)
@@ -194,10 +199,17 @@ class CSIINR(RDCodec):
         self.second_order = second_order
         self.train_points = train_points
         gen = torch.Generator().manual_seed(int(seed))
-        ant = torch.linspace(-1.0, 1.0, num_bs_ant) if num_bs_ant > 1 else torch.zeros(1)
-        sc = torch.linspace(-1.0, 1.0, num_subcarriers) if num_subcarriers > 1 else torch.zeros(1)
-        coords = torch.stack(torch.meshgrid(ant, sc, indexing="ij"), dim=-1).reshape(-1, 2)
-        self.base = ModulatedSiren(num_latent, hidden, num_layers, omega0, fourier_scale, modulation, coords, gen)
+        rows, cols = default_bs_array(num_bs_ant) if bs_array is None else (int(bs_array[0]), int(bs_array[1]))
+        if rows * cols != num_bs_ant or rows < 1:
+            raise ConfigError(f"csi-inr bs_array = {bs_array!r}: rows x cols must equal num_bs_ant = {num_bs_ant}")
+        self.config["bs_array"] = [rows, cols]
+        axes = (rows, cols, num_subcarriers)
+        grids = torch.meshgrid(*[torch.arange(n, dtype=torch.float32) / n for n in axes], indexing="ij")
+        coords = torch.stack(grids, dim=-1).reshape(-1, 3)  # row-major: antenna (row, col), then subcarrier
+        # per axis, frequencies in cycles per unit: fourier_scale x the axis's Nyquist frequency (count / 2)
+        nyquist = torch.tensor([n / 2 for n in axes], dtype=torch.float32)
+        fourier = torch.randn(hidden, 3, generator=gen) * float(fourier_scale) * nyquist
+        self.base = ModulatedSiren(num_latent, hidden, num_layers, omega0, fourier, modulation, coords, gen)
         self.inner_lr = nn.Parameter(torch.full((num_latent,), float(inner_lr)))
         self.register_buffer("latent_loc", torch.zeros(num_latent))
         self.register_buffer("latent_scale", torch.ones(num_latent))
@@ -315,7 +327,8 @@ class CSIINR(RDCodec):
     # ---------------------------------------------------------------------------------------- interface
     def forward(self, h: np.ndarray | torch.Tensor, generator: torch.Generator | None = None) -> dict[str, Any]:
         """Inner loop, then reconstruction: from M_K in train mode (the meta loss), from the dequantized
-        symbols in eval mode (what the BS decodes).
+        symbols in eval mode (what the BS decodes), except before :meth:`fit_entropy_model` has fitted the
+        bins (pretraining validates the meta loss unquantized, as paper 002 trains).
 
         In train mode with ``train_points`` the inner loop and the reconstruction cover the coordinates
         ``out["points"]`` only (drawn from ``generator``), and ``h_n``/``h_n_hat``/``h_hat`` are [B, P'].
@@ -338,7 +351,8 @@ class CSIINR(RDCodec):
             m = torch.cat([self.fit_modulations(h_n[i:i + ENCODE_CHUNK], points=points)
                            for i in range(0, len(h_n), ENCODE_CHUNK)])
         q = self.symbols_of(m)
-        m_used = m if self.training else self.modulations_of(q)
+        fitted = bool(self.bin_counts.sum() > 0)  # before fit_entropy_model the bins are not the modulations'
+        m_used = m if self.training or not fitted else self.modulations_of(q)
         likelihoods = torch.from_numpy(self.symbol_pmf()[q.numpy()]).to(torch.float32)
         if points is None:
             h_n_hat = self.synthesis(m_used)

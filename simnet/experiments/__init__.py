@@ -1,4 +1,4 @@
-"""Offline experiments of the core paper (Fig. 2, 5, 7, 8, 9, Tables IV, V) and paper 004, named in ``EXPERIMENTS``."""
+"""Offline experiments of the core paper (Fig. 2, 5, 7, 8, 9, Tables IV, V) and papers 002 and 004, named in ``EXPERIMENTS``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from simnet.config import is_experiment_file
 from simnet.experiments import backbone as _backbone  # noqa: F401  (registers backbone_rd, distribution_shift)
 from simnet.experiments import codeword_mimic as _codeword_mimic  # noqa: F401  (registers codeword_mimic)
 from simnet.experiments import complexity as _complexity  # noqa: F401  (registers complexity)
+from simnet.experiments import csi_inr as _csi_inr  # noqa: F401  (registers csi_inr_rd)
 from simnet.experiments import finetuning as _finetuning  # noqa: F401  (registers the fine-tuning experiments)
 from simnet.experiments import schemes as _schemes  # noqa: F401  (registers finetune_schemes)
 from simnet.experiments.base import (
