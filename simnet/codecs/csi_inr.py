@@ -37,6 +37,9 @@ class ModulatedSiren(nn.Module):
     Weights follow SIREN's initialisation (uniform in +-sqrt(6 / fan_in) / omega0), drawn from ``gen``.
     """
 
+    fourier: torch.Tensor
+    coords: torch.Tensor
+
     def __init__(self, num_latent: int, hidden: int, num_layers: int, omega0: float, fourier: torch.Tensor,
                  modulation: str, coords: torch.Tensor, gen: torch.Generator) -> None:
         super().__init__()
@@ -146,7 +149,9 @@ class CSIINR(RDCodec):
     """
 
     decoder_modules = ("base",)
-    encoder_modules = ("inner_lr",)
+    latent_loc: torch.Tensor
+    latent_scale: torch.Tensor
+    bin_counts: torch.Tensor
     finetune_defaults: ClassVar[dict[str, float]] = {"lr": 1e-3, "augment_delay_taps": 0.0,
                                                      "augment_angle_bins": 0.0}
     """Fine-tuning = meta-learning continued on the window: the pretraining Adam rate, no shift augmentation
@@ -321,7 +326,8 @@ class CSIINR(RDCodec):
         cached = getattr(self, "_layout_cache", None)
         if cached is None or cached.fingerprint != fingerprint:
             model = constriction.stream.model.Categorical(self.symbol_pmf(), perfect=False)
-            cached = self._layout_cache = _ModulationLayout(model, self.inner_lr.shape[0], fingerprint)
+            cached = _ModulationLayout(model, self.inner_lr.shape[0], fingerprint)
+            self.__dict__["_layout_cache"] = cached
         return cached
 
     # ---------------------------------------------------------------------------------------- interface
@@ -404,7 +410,7 @@ class CSIINR(RDCodec):
 
     def update_entropy_tables(self) -> None:
         """Nothing derived from parameters: the bin frequencies are buffers fitted by :meth:`fit_entropy_model`."""
-        self._layout_cache = None
+        self.__dict__.pop("_layout_cache", None)
 
     @torch.no_grad()
     def fit_entropy_model(self, h: np.ndarray) -> dict[str, float]:
@@ -428,5 +434,5 @@ class CSIINR(RDCodec):
         self.bin_counts.copy_(torch.bincount(q.flatten(), minlength=2**MAX_BIT_DEPTH).to(torch.float64))
         z = (m - self.latent_loc.to(torch.float64)) / self.latent_scale.to(torch.float64)
         self.train(was_training)
-        self._layout_cache = None
+        self.__dict__.pop("_layout_cache", None)
         return {"clipped_fraction": float((z.abs() > self.clip_sigmas).to(torch.float64).mean())}

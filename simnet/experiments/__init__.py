@@ -1,4 +1,4 @@
-"""Offline experiments of the core paper (Fig. 2, 5, 7, 8, 9, Tables IV, V) and papers 002 and 004, named in ``EXPERIMENTS``."""
+"""Offline experiments of the core paper (Fig. 2, 5, 7, 8, 9, Tables IV, V), papers 002 and 004, in ``EXPERIMENTS``."""
 
 from __future__ import annotations
 

@@ -166,10 +166,11 @@ class CSIINRRateDistortion:
                  f"{ref.nmse_db:.2f} dB.", ""]
         if len(depth):
             low, high = depth.iloc[0], depth.iloc[-1]
+            small_loss = depth[depth.bit_depth <= 8].nmse_db.max() - ref.nmse_db < 1.0
             lines.append(f"- Verdict, quantization: {low.bit_depth:.0f} bits per element lose "
                          f"{low.nmse_db - ref.nmse_db:+.2f} dB and {high.bit_depth:.0f} bits "
                          f"{high.nmse_db - ref.nmse_db:+.2f} dB against float modulations "
-                         f"({'reproduced' if depth[depth.bit_depth <= 8].nmse_db.max() - ref.nmse_db < 1.0 else 'not reproduced'}"
+                         f"({'reproduced' if small_loss else 'not reproduced'}"
                          f": the claim is a loss under 1 dB from 8 bits down to 3 or so).")
             gains = ", ".join(f"b={r.bit_depth:.0f}: {100 * r.coding_gain:.1f} %" for r in depth.itertuples())
             falls = bool(np.all(np.diff(depth.coding_gain.to_numpy()) <= 1e-9))
@@ -183,13 +184,13 @@ class CSIINRRateDistortion:
                 if np.all(np.isnan(diffs)):
                     continue
                 best = float(np.nanmin(diffs))
-                lines.append(f"- Verdict, RD against {kind} (same reports, its curve interpolated at each csi-inr rate): "
+                lines.append(f"- Verdict, RD against {kind} (same reports, its curve read at each csi-inr rate): "
                              f"csi-inr is {best:+.2f} dB at its best point and {float(np.nanmax(diffs)):+.2f} dB at "
                              f"its worst ({'better somewhere' if best < 0 else 'worse everywhere'}; paper: up to "
                              f"11.23 dB better than its baselines).")
         if len(steps) > 1:
             monotone = bool(np.all(np.diff(steps.nmse_db.to_numpy()) <= 0.05))
-            lines.append(f"- Verdict, flexibility (one model, s_in chosen at the UE): NMSE "
+            lines.append("- Verdict, flexibility (one model, s_in chosen at the UE): NMSE "
                          + ", ".join(f"s_in={r.inner_steps:.0f}: {r.nmse_db:.2f} dB ({r.encode_ms_per_report:.1f} ms)"
                                      for r in steps.itertuples())
                          + f"; {'more steps never hurt' if monotone else 'more steps do not always help'} (paper "
