@@ -281,7 +281,9 @@ class CSIINR(RDCodec):
             for _ in range(steps):
                 if not m.requires_grad:
                     m = m.requires_grad_(True)
-                err = (self.base(m, points) - target).square().flatten(1).mean(1).sum()
+                # .forward, not __call__: module hooks (torch's FLOP counter tracks modules with backward
+                # hooks) do not support the autograd.grad below
+                err = (self.base.forward(m, points) - target).square().flatten(1).mean(1).sum()
                 (grad,) = torch.autograd.grad(err, m, create_graph=second)
                 m = m - lr * (grad if second else grad.detach())
                 if not meta:
