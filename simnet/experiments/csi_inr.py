@@ -85,6 +85,7 @@ class CSIINRRateDistortion:
     def run(self, ctx: RunContext) -> pd.DataFrame:
         from simnet.codecs import load_codec
         from simnet.codecs.checkpoint import codec_type
+        from simnet.codecs.csi_inr import ENCODE_CHUNK
         from simnet.codecs.normalization import denormalize, norm_code, normalize
         from simnet.learning.pretrain import sample_channels
 
@@ -101,7 +102,7 @@ class CSIINRRateDistortion:
         codes = norm_code(h_t)
         start = time.perf_counter()
         with torch.no_grad():
-            m = inr.analysis(normalize(h_t, codes)).squeeze(-1)  # the UE's inner loop, once for every depth
+            m = inr.analysis(normalize(h_t, codes), ENCODE_CHUNK).squeeze(-1)  # the inner loop, once for all depths
         encode_ms = 1e3 * (time.perf_counter() - start) / len(h)
         with torch.no_grad():
             h_float = denormalize(inr.synthesis(m), codes).numpy()
