@@ -113,7 +113,7 @@ class CSIINR(RDCodec):
         UE:  h ──norm code──> h_n ──K inner steps on M (from 0, Meta-SGD step sizes)──> M [n]
                ──standardise (per-element loc, scale)──> z ──b-bit uniform bins on [-R, R]──> q in [0, 2^b)
                ──range coder (one categorical: training-set bin frequencies)──> bytes
-        BS:  bytes ──> q ──bin centre──> z_hat ──> M_hat ──modulated SIREN at every (antenna, subcarrier)──> h_hat
+        BS:  bytes ──> q ──bin centre──> z_hat ──> M_hat ──modulated SIREN at every (row, column, subcarrier)──> h_hat
 
     Stream: the 16-bit norm code, then the n symbols (RDCodec's layout, with the canonical re-encoding check).
     Bins at depth b are unions of 2**(14-b) bins at depth 14, so one table of depth-14 frequencies (counted on
@@ -126,9 +126,9 @@ class CSIINR(RDCodec):
     model (loc, scale, frequencies) is fitted once at pretraining and held as buffers by both ends.
 
     Training: in train mode ``forward`` runs the inner loop and returns the reconstruction from M_K without
-    quantization (the paper trains without it), so an outer loss on ``h_hat`` is the meta loss: first-order
-    (the inner gradients are constants; Meta-SGD step sizes still get their gradient) unless
-    ``second_order`` (full MAML, the graph through the inner gradients). The rate term is the likelihood of
+    quantization (the paper trains without it), so an outer loss on ``h_hat`` is the meta loss: second-order
+    MAML (the graph through the inner gradients, as the paper) unless ``second_order=False`` (first-order: the
+    inner gradients are constants; the Meta-SGD step sizes still get their gradient). The rate term is the likelihood of
     the quantized symbols under the fixed table: reported, never differentiated.
 
     Args:
@@ -144,7 +144,7 @@ class CSIINR(RDCodec):
         inner_lr: initial Meta-SGD step size of every element.
         bit_depth: b in [3, 14], bits per modulation element before entropy coding.
         clip_sigmas: R, the quantizer covers loc +- R * scale per element.
-        second_order: train with second-order MAML instead of first-order.
+        second_order: train with second-order MAML (default) instead of first-order.
         train_points: in train mode, inner and outer losses use this many coordinates drawn per step (the
             same for the batch; 0 or at least A * S: all). Encoding and decoding always use every coordinate.
         bs_array: (rows, cols) of the BS planar array; None: square if A is a square, else 1 x A. The
