@@ -19,6 +19,7 @@ from simnet.codecs.checkpoint import (
     verify_checkpoint,
 )
 from simnet.codecs.common import RDCodec, rd_loss
+from simnet.codecs.csi_inr import CSIINR
 from simnet.codecs.eigen_sgcs import EigenSGCSCodec, sgcs_of_directions
 from simnet.codecs.etype2 import EType2Codec
 from simnet.codecs.learned_transform import LearnedTransformCodec
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_LMBDA",
     "Codec",
     "CRNetTransforms",
+    "CSIINR",
     "CodebookCodec",
     "EigenSGCSCodec",
     "EType2Codec",

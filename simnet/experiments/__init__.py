@@ -1,4 +1,4 @@
-"""Offline experiments of the core paper (Fig. 2, 5, 7, 8, 9, Tables IV, V), papers 003 and 004, in ``EXPERIMENTS``."""
+"""Offline experiments of the core paper (Fig. 2, 5, 7, 8, 9, Tables IV, V), papers 002, 003 and 004, in ``EXPERIMENTS``."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from simnet.experiments import backbone as _backbone  # noqa: F401  (registers b
 from simnet.experiments import bit_allocation as _bit_allocation  # noqa: F401  (registers bit_allocation)
 from simnet.experiments import codeword_mimic as _codeword_mimic  # noqa: F401  (registers codeword_mimic)
 from simnet.experiments import complexity as _complexity  # noqa: F401  (registers complexity)
+from simnet.experiments import csi_inr as _csi_inr  # noqa: F401  (registers csi_inr_rd)
 from simnet.experiments import finetuning as _finetuning  # noqa: F401  (registers the fine-tuning experiments)
 from simnet.experiments import schemes as _schemes  # noqa: F401  (registers finetune_schemes)
 from simnet.experiments.base import (

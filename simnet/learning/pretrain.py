@@ -235,12 +235,16 @@ def pretrain(
         result = train_codec(
             codec, h_train, h_val, float(lmbda), seed=seed, progress=progress, **train_kwargs
         )
+        fit = getattr(codec, "fit_entropy_model", None)  # csi-inr: bin frequencies of the trained modulations
+        entropy_fit = fit(h_train) if callable(fit) else None
         meta = {
             "lmbda": float(lmbda), "data_hash": data_hash(h_train), "source": "geometric",
             "source_preset": source_preset, "source_seed": 0, "num_train": num_train, "num_val": num_val,
             "seed": seed, "epochs": result["epochs"], "wall_s": result["wall_s"],
             "best_val": result["best_val"], "train": dict(train_kwargs),
         }  # fmt: skip
+        if entropy_fit is not None:
+            meta["entropy_fit"] = entropy_fit
         assert meta["data_hash"] == digest
         if rate is not None:
             meta["rate"] = {str(option): kwargs[str(option)]}
