@@ -1,4 +1,4 @@
-"""Offline experiments of the core paper (Fig. 2, 5, 7, 8, 9, Tables IV, V), papers 002, 003 and 004, in ``EXPERIMENTS``."""
+"""Offline experiments of the core paper (Fig. 2, 5, 7-9, Tables IV, V) and papers 002, 003, 004, in ``EXPERIMENTS``."""
 
 from __future__ import annotations
 
