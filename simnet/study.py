@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from simnet.analysis.congestion import plot_congestion
-from simnet.errors import ConfigError
+from simnet.errors import ConfigError, DataError
 
 
 def run_congestion(scenario_path: str, counts: list[int], disciplines: list[str], out: Path,
@@ -100,8 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replot", metavar="STUDY_DIR", help="only redraw the figure and tables of a study folder")
     args = ap.parse_args(argv)
     if args.replot:
-        plot_congestion(Path(args.replot))
-        print(Path(args.replot) / "congestion.png")
+        print(replot(args.kind, Path(args.replot)))
         return 0
     if args.scenario is None:
         raise ConfigError("give a scenario file (or --replot STUDY_DIR)")
@@ -119,6 +118,32 @@ def main(argv: list[str] | None = None) -> int:
     print(df[cols].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
     print(f"results: {out}")
     return 0 if np.isfinite(df.nmse_db).all() else 1
+
+
+STUDY_COLUMNS = {"congestion": "discipline", "codec-families": "codec"}
+"""A column only each kind's ``study.csv`` has (tells a congestion folder from a codec-family one)."""
+
+
+def replot(kind: str, folder: Path) -> Path:
+    """Redraw a study folder's figure (and, for congestion, its tables) from its ``study.csv``; the figure's path.
+
+    Raises:
+        DataError: no ``study.csv`` there, or one of the other kind of study.
+    """
+    study = folder / "study.csv"
+    if not study.is_file():
+        raise DataError(f"{folder}: no study.csv (give the folder that 'simnet study {kind}' wrote)")
+    columns = pd.read_csv(study, nrows=0).columns
+    if STUDY_COLUMNS[kind] not in columns:
+        other = next((k for k, c in STUDY_COLUMNS.items() if c in columns), None)
+        hint = f"it is a {other} study: run 'simnet study {other} --replot {folder}'" if other else "not a study.csv"
+        raise DataError(f"{study}: not a {kind} study ({hint})")
+    if kind == "codec-families":
+        from simnet.codec_families import plot_families
+
+        return plot_families(pd.read_csv(study), folder / "families.png")
+    plot_congestion(folder)
+    return folder / "congestion.png"
 
 
 FAMILY_CHECKPOINTS = ("learned-transform_lambda1", "rd-crnet_lambda1")

@@ -111,3 +111,19 @@ def test_congestion_study_rejects_bad_arguments(tmp_path: Path):
         main(["congestion", str(TINY), "--counts", "0", "--out", str(tmp_path)])
     with pytest.raises(ConfigError, match="--disciplines"):
         main(["congestion", str(TINY), "--disciplines", "lifo", "--out", str(tmp_path)])
+
+
+def test_replot_redraws_its_own_kind_and_names_the_other_in_one_line(tmp_path: Path):
+    from simnet.errors import DataError
+    from simnet.study import replot
+
+    rows = [{"preset": p, "codec": c, "checkpoint": f"{c}_lambda1", "policy": pol, "variant": pol,
+             "interval_m": iv, "rd_cost": j} for p in ("quadriga_track",) for c in ("learned-transform", "rd-crnet")
+            for pol, iv, j in (("never", np.nan, 0.7), ("periodic", 2.0, 0.6), ("periodic", 4.0, 0.65))]
+    pd.DataFrame(rows).to_csv(tmp_path / "study.csv", index=False)
+    assert replot("codec-families", tmp_path) == tmp_path / "families.png"
+    assert (tmp_path / "families.png").stat().st_size > 0
+    with pytest.raises(DataError, match="not a congestion study .*simnet study codec-families --replot"):
+        replot("congestion", tmp_path)
+    with pytest.raises(DataError, match="no study.csv"):
+        replot("codec-families", tmp_path / "missing")
