@@ -57,7 +57,8 @@ def test_shipped_checkpoints_belong_to_their_codec(codecs: dict[str, Any]):
     for name, entry in codecs.items():  # named by lambda, or by the codec's rate option (bit-alloc: total_bits)
         prefix = f"{name}_{getattr(CODECS.get(name), 'rate_option', 'lambda')}"
         assert all(ckpt.startswith(prefix) for ckpt in entry.checkpoints), name
-    assert len(codecs["learned-transform"].checkpoints) == len(codecs["rd-crnet"].checkpoints) == 4
+    assert len(codecs["learned-transform"].checkpoints) == 4  # the RD curve: lambda 1, 4, 16, 64
+    assert len(codecs["rd-crnet"].checkpoints) == 6  # the same curve and two eType II payloads (0.1, 0.3)
 
 
 def test_codebooks_print_a_dash_for_flops(codecs: dict[str, Any]):

@@ -4,10 +4,11 @@ Every codec encodes the same held-out channels of each preset (``simnet.learning
 split, the default 8x8 array and 64 subcarriers); a row is one codec setting on one preset: the mean real
 report size ``8 * len(stream)`` and the mean SGCS of what the BS decodes against the channel the report
 measured (``simnet.sim.beamforming.sgcs``, 4-subcarrier subbands). No mobility, no model updates: the codec's
-own SGCS at the report. The neural codecs are every shipped checkpoint of the grid: ``learned-transform``
-(H-domain, trained on NMSE) and ``eigen-sgcs`` (per-subband directions, trained on SGCS). Rows fall into the
-payload buckets of :data:`BUCKETS` by their real bits per report; the bucket table sets the best eType II
-setting of each bucket beside the best neural one.
+own SGCS at the report. The neural codecs are every shipped checkpoint of the grid: the H-domain ones
+(``learned-transform``, ``rd-crnet`` and its family, ``bit-alloc``, ``csi-inr``; trained on NMSE) and
+``eigen-sgcs`` (per-subband directions, trained on SGCS). Rows fall into the payload buckets of :data:`BUCKETS`
+by their real bits per report; the bucket table sets the best eType II setting of each bucket beside the best
+direction-domain and the best H-domain neural one.
 
     python -m simnet.analysis.codebook_study [--num-samples 200] [--out docs/codebooks_sgcs]
 """
@@ -85,27 +86,38 @@ def to_markdown(df: pd.DataFrame) -> str:
                          f"{r.nmse_db:.2f} |")
         lines.append("")
     lines += ["### Best per payload bucket", "",
-              "| preset | bucket | eType II (bits, SGCS) | eigen-sgcs (bits, SGCS) | SGCS gain of eigen-sgcs |",
-              "|---|---|---|---|---:|"]
+              "| preset | bucket | eType II (bits, SGCS) | eigen-sgcs (bits, SGCS) | gain | best H-domain neural "
+              "(bits, SGCS) | gain |", "|---|---|---|---|---:|---|---:|"]
     for r in bucket_table(df).itertuples():
-        lines.append(f"| {r.preset} | {r.bucket} | {r.etype2} | {r.neural} | {r.gain} |")
+        lines.append(f"| {r.preset} | {r.bucket} | {r.etype2} | {r.neural} | {r.gain_neural} | {r.h_domain} | "
+                     f"{r.gain_h_domain} |")
     lines.append("")
     return "\n".join(lines)
 
 
+CODEBOOK_FAMILIES = ("etype2", "type1")
+DIRECTION_FAMILIES = ("eigen-sgcs",)
+"""Neural families that report per-subband directions (trained on SGCS); every other neural family codes H."""
+
+
 def bucket_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (preset, bucket): the best-SGCS eType II and eigen-sgcs rows as text, and the SGCS difference."""
+    """Per (preset, bucket): the best-SGCS eType II row, the best direction-domain neural row (eigen-sgcs) and the
+    best H-domain neural row (any other shipped codec, trained on NMSE), as text, and each neural row's SGCS
+    minus eType II's."""
+    kinds = {"etype2": df.family == "etype2", "neural": df.family.isin(DIRECTION_FAMILIES),
+             "h_domain": ~df.family.isin(CODEBOOK_FAMILIES + DIRECTION_FAMILIES + ("raw",))}
     rows = []
     for (preset, bucket), part in df.groupby(["preset", "bucket"], sort=False):
         if bucket == "over":
             continue
-        best = {fam: part[part.family == fam].sort_values("sgcs").tail(1) for fam in ("etype2", "eigen-sgcs")}
-        text = {fam: (f"{b.codec.iloc[0]} ({b.bits_per_report.iloc[0]:.0f}, {b.sgcs.iloc[0]:.3f})" if len(b) else "-")
-                for fam, b in best.items()}
-        gain = (f"{best['eigen-sgcs'].sgcs.iloc[0] - best['etype2'].sgcs.iloc[0]:+.3f}"
-                if all(len(b) for b in best.values()) else "-")
-        rows.append({"preset": preset, "bucket": bucket, "etype2": text["etype2"], "neural": text["eigen-sgcs"],
-                     "gain": gain})
+        best = {k: part[mask.loc[part.index]].sort_values("sgcs").tail(1) for k, mask in kinds.items()}
+        row = {"preset": preset, "bucket": bucket}
+        for k, b in best.items():
+            row[k] = f"{b.codec.iloc[0]} ({b.bits_per_report.iloc[0]:.0f}, {b.sgcs.iloc[0]:.3f})" if len(b) else "-"
+        for k in ("neural", "h_domain"):
+            both = len(best[k]) and len(best["etype2"])
+            row[f"gain_{k}"] = f"{best[k].sgcs.iloc[0] - best['etype2'].sgcs.iloc[0]:+.3f}" if both else "-"
+        rows.append(row)
     order = {name: i for i, (name, _, _) in enumerate(BUCKETS)}
     return pd.DataFrame(rows).sort_values(["preset", "bucket"], key=lambda c: c.map(order) if c.name == "bucket"
                                           else c.map({p: i for i, p in enumerate(PRESETS)}))
