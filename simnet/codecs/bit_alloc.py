@@ -12,6 +12,7 @@ from torch import nn
 
 from simnet.codecs.angular_delay import angular_delay_pair, default_bs_array
 from simnet.codecs.base import register_codec
+from simnet.codecs.common import SMALL_LR_FINETUNE, SMALL_LR_UPDATE_CODING
 from simnet.codecs.layers import conv2d, dense
 from simnet.codecs.normalization import NORM_CODE_BITS, NORM_OFFSET, denormalize, norm_code, normalize
 from simnet.coding.bit_allocation import allocate_bits, kmeans_1d, kmeans_table, uniform_bits
@@ -78,9 +79,9 @@ class BitAllocCodec(nn.Module):
     decoder_modules: ClassVar[tuple[str, ...]] = ("synthesis_fc", "synthesis_net", "codebook")
     rate_option: ClassVar[str] = "total_bits"
     """The constructor option that sets the rate (``simnet pretrain --rates``; checkpoints are named by it)."""
-    finetune_defaults: ClassVar[dict[str, float]] = {"lr": 1e-3, "augment_delay_taps": 0.0, "augment_angle_bins": 0.0}
+    finetune_defaults: ClassVar[dict[str, float]] = SMALL_LR_FINETUNE
     """rd-crnet's fine-tuning settings (a convolutional codec of the same size and learning rate)."""
-    update_coding_defaults: ClassVar[dict[str, float]] = {"t": 0.001, "sigma_slab": 0.01}
+    update_coding_defaults: ClassVar[dict[str, float]] = SMALL_LR_UPDATE_CODING
     """rd-crnet's update step, by analogy (the same lr, so the same reach of a 30-step fine-tune; at the
     learned transform's t = 0.05 the codewords' change quantized to zero): not measured for this codec yet."""
     norm_code_bits: int = NORM_CODE_BITS

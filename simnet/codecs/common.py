@@ -37,6 +37,12 @@ from simnet.coding.stream_layout import (
 )
 from simnet.errors import ConfigError, DataError
 
+SMALL_LR_FINETUNE: dict[str, float] = {"lr": 1e-3, "augment_delay_taps": 0.0, "augment_angle_bins": 0.0}
+"""Fine-tune defaults of the codecs fine-tuned at Adam 1e-3 without shift augmentation (the CRNet family's,
+measured in ``rd_crnet.py``; bit-alloc and csi-inr take them by analogy)."""
+SMALL_LR_UPDATE_CODING: dict[str, float] = {"t": 0.001, "sigma_slab": 0.01}
+"""The update step that suits a fine-tune at lr 1e-3 (measured for rd-crnet, ``benchmarks/bench_update_step.py``)."""
+
 
 class RDCodec(nn.Module):
     """Base class of a codec with a factorized latent prior (see the module docstring for the flow).

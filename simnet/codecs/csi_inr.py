@@ -13,7 +13,7 @@ from torch import nn
 
 from simnet.codecs.angular_delay import default_bs_array
 from simnet.codecs.base import register_codec
-from simnet.codecs.common import RDCodec
+from simnet.codecs.common import SMALL_LR_FINETUNE, SMALL_LR_UPDATE_CODING, RDCodec
 from simnet.codecs.normalization import NORM_CODE_BITS, denormalize, norm_code, normalize
 from simnet.errors import ConfigError
 
@@ -156,11 +156,10 @@ class CSIINR(RDCodec):
     latent_loc: torch.Tensor
     latent_scale: torch.Tensor
     bin_counts: torch.Tensor
-    finetune_defaults: ClassVar[dict[str, float]] = {"lr": 1e-3, "augment_delay_taps": 0.0,
-                                                     "augment_angle_bins": 0.0}
+    finetune_defaults: ClassVar[dict[str, float]] = SMALL_LR_FINETUNE
     """Fine-tuning = meta-learning continued on the window: the pretraining Adam rate, no shift augmentation
     (a coordinate network is not shift-equivariant, and the inner loop adapts per report anyway)."""
-    update_coding_defaults: ClassVar[dict[str, float]] = {"t": 0.001, "sigma_slab": 0.01}
+    update_coding_defaults: ClassVar[dict[str, float]] = SMALL_LR_UPDATE_CODING
     """The rd-crnet family's update step, by analogy (the same lr, so the same reach of a fine-tune): not
     measured for this codec."""
 

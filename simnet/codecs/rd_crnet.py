@@ -10,7 +10,7 @@ from torch import nn
 
 from simnet.codecs.angular_delay import angular_delay_pair, default_bs_array
 from simnet.codecs.base import register_codec
-from simnet.codecs.common import RDCodec
+from simnet.codecs.common import SMALL_LR_FINETUNE, SMALL_LR_UPDATE_CODING, RDCodec
 from simnet.codecs.layers import conv2d
 from simnet.coding.prior import FactorizedPrior
 from simnet.errors import ConfigError
@@ -54,13 +54,13 @@ class CRNetTransforms(RDCodec):
     The arguments are those of :class:`RDCRNet`; ``codec_name`` names the codec in error messages.
     """
 
-    finetune_defaults: ClassVar[dict[str, float]] = {"lr": 1e-3, "augment_delay_taps": 0.0, "augment_angle_bins": 0.0}
+    finetune_defaults: ClassVar[dict[str, float]] = SMALL_LR_FINETUNE
     """Fine-tuning settings when the scenario gives none. Measured (30-step genie fine-tune of the lambda-1
     checkpoint on 80 o2_dynamic_like track samples, RD loss on the next 200): Adam at 3e-2 (the
     learned-transform's rate) diverges (+135 dB in the simulator), 3e-3 gains 22 %, 1e-3 gains 24 %, 3e-4
     19 %; the learned-transform's delay/angle shift augmentation costs a convolutional codec, which is
     shift-equivariant already, 13-24 points of that gain (measured at 3e-4 to 3e-3)."""
-    update_coding_defaults: ClassVar[dict[str, float]] = {"t": 0.001, "sigma_slab": 0.01}
+    update_coding_defaults: ClassVar[dict[str, float]] = SMALL_LR_UPDATE_CODING
     """Update quantizer step and slab width when the scenario gives none. The step must suit how far a
     fine-tune moves the decoder, not the weights' size (median |w| 0.13 here, 0.20 for the learned transform):
     Adam at this family's lr 1e-3 moves a weight by at most ~0.03 in 30 steps, so the learned-transform's
