@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 
 def rd_cost(summary: pd.DataFrame, lmbda: float, column: str = "nmse_report_db") -> pd.Series:
@@ -128,7 +129,9 @@ def at_use_section(s: pd.DataFrame, slots_path: Path) -> list[str]:
     never = s[s.policy == "never"]
     if not scores or never.empty or not slots_path.is_file():
         return []
-    slots = pd.read_parquet(slots_path)
+    present = set(pq.read_schema(slots_path).names)
+    wanted = ["variant", "ue", *(slot_col for _, slot_col, _ in scores)]
+    slots = pd.read_parquet(slots_path, columns=[c for c in wanted if c in present])  # not the whole slot table
     ref = never.iloc[0]
     lines = ["", "## At time of use (what the beamformer gets)", "",
              "Per score the best and the worst variant; 'margin' is the variant minus `never`: the mean over users of "
