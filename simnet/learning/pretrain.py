@@ -238,7 +238,7 @@ def pretrain(
         fit = getattr(codec, "fit_entropy_model", None)  # csi-inr: bin frequencies of the trained modulations
         entropy_fit = fit(h_train) if callable(fit) else None
         meta = {
-            "lmbda": float(lmbda), "data_hash": data_hash(h_train), "source": "geometric",
+            "lmbda": float(lmbda), "data_hash": digest, "source": "geometric",
             "source_preset": source_preset, "source_seed": 0, "num_train": num_train, "num_val": num_val,
             "seed": seed, "epochs": result["epochs"], "wall_s": result["wall_s"],
             "best_val": result["best_val"], "train": dict(train_kwargs),
