@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,6 +46,13 @@ class CodingTables:
     num_symbols: np.ndarray
     pmf: np.ndarray
     fingerprint: bytes
+
+
+TABLE_CACHE_SIZE = 64
+"""Coding tables kept per process, by the fingerprint of the parameters they were built from: every UE and the
+BS hold a copy of one codec (and a coded update is applied on both sides), so one build serves them all."""
+
+_TABLE_CACHE: OrderedDict[tuple[Any, ...], CodingTables] = OrderedDict()
 
 
 class FactorizedPrior(nn.Module):
@@ -129,7 +138,7 @@ class FactorizedPrior(nn.Module):
 
     # ---------------------------------------------------------------------------------------- quantizer
     def _medians_tensor(self, like: torch.Tensor) -> torch.Tensor:
-        medians = torch.from_numpy(self.tables().medians).to(like.device, like.dtype)
+        medians = torch.tensor(self.tables().medians).to(like.device, like.dtype)
         return medians.reshape(1, -1, *([1] * (like.dim() - 2)))
 
     def quantize(self, y: torch.Tensor) -> torch.Tensor:
@@ -149,6 +158,10 @@ class FactorizedPrior(nn.Module):
             digest.update(p.detach().contiguous().numpy().tobytes())
         return digest.digest()
 
+    def _cache_key(self, fingerprint: bytes) -> tuple[Any, ...]:
+        shapes = tuple(tuple(p.shape) for p in self.parameters())
+        return fingerprint, shapes, self.tail_mass, self.max_symbols
+
     def tables(self) -> CodingTables:
         """The coding tables, rebuilt first if the parameters changed since they were built."""
         # cheap check first: in-place updates (optimizer steps, copy_) bump the tensors' version counters, and a
@@ -158,7 +171,13 @@ class FactorizedPrior(nn.Module):
         if self._tables is not None and versions == getattr(self, "_versions", None):
             return self._tables
         if self._tables is None or self._tables.fingerprint != self.fingerprint():
-            self.update_tables()
+            key = self._cache_key(self.fingerprint())
+            cached = _TABLE_CACHE.get(key)
+            if cached is None:
+                self.update_tables()
+            else:
+                _TABLE_CACHE.move_to_end(key)
+                self._tables = cached
         self._versions = versions
         assert self._tables is not None
         return self._tables
@@ -194,11 +213,12 @@ class FactorizedPrior(nn.Module):
         pmf_int = torch.where(torch.cat([valid, torch.zeros_like(tail, dtype=torch.bool)], 1), pmf_int, 0)
         escape_mass = torch.floor(tail[:, 0] * 2**PMF_PRECISION_BITS) + 1
         pmf_int[torch.arange(self.num_channels), num_symbols] = escape_mass
-        self._tables = CodingTables(
-            medians=medians.numpy().copy(),
-            qmin=qmin.to(torch.int64).numpy(),
-            num_symbols=num_symbols.numpy(),
-            pmf=pmf_int.numpy(),
-            fingerprint=self.fingerprint(),
-        )
+        fingerprint = self.fingerprint()
+        self._tables = CodingTables(medians=medians.numpy().copy(), qmin=qmin.to(torch.int64).numpy(),
+                                    num_symbols=num_symbols.numpy(), pmf=pmf_int.numpy(), fingerprint=fingerprint)
+        for a in (self._tables.medians, self._tables.qmin, self._tables.num_symbols, self._tables.pmf):
+            a.flags.writeable = False  # shared by every copy of the codec through the cache
+        _TABLE_CACHE[self._cache_key(fingerprint)] = self._tables
+        while len(_TABLE_CACHE) > TABLE_CACHE_SIZE:
+            _TABLE_CACHE.popitem(last=False)
         return self._tables

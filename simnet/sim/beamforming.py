@@ -92,26 +92,27 @@ def zf_se(h: np.ndarray, h_hat: np.ndarray, snr_db: float) -> np.ndarray:
     """Per-UE spectral efficiency of zero-forcing across UEs built from the reconstructions.
 
     Per subcarrier, W = H_hat^H (H_hat H_hat^H)^-1 with unit-norm columns and power split equally; the
-    interference left by imperfect CSI counts as noise.
+    interference left by imperfect CSI counts as noise. Leading dimensions are independent problems (e.g.
+    downlink slots), each the same as a call on its own.
 
     Args:
-        h, h_hat: [num_ues, num_bs_ant, num_subcarriers], complex (true channels at time of use and the
+        h, h_hat: [..., num_ues, num_bs_ant, num_subcarriers], complex (true channels at time of use and the
             BS's reconstructions).
         snr_db: total transmit SNR [dB].
 
     Returns:
-        [num_ues], float64 [bit/s/Hz], averaged over subcarriers.
+        [..., num_ues], float64 [bit/s/Hz], averaged over subcarriers.
     """
-    num_ues = h.shape[0]
+    num_ues = h.shape[-3]
     snr_per_ue = 10.0 ** (snr_db / 10.0) / num_ues
-    hk = np.transpose(h, (2, 0, 1))  # [S, U, A]
-    hk_hat = np.transpose(h_hat, (2, 0, 1))
-    gram = hk_hat @ np.conj(np.transpose(hk_hat, (0, 2, 1)))  # [S, U, U]
-    reg = 1e-9 * np.trace(gram, axis1=1, axis2=2).real[:, None, None] / num_ues
-    w = np.conj(np.transpose(hk_hat, (0, 2, 1))) @ np.linalg.inv(gram + reg * np.eye(num_ues))  # [S, A, U]
-    w = w / np.maximum(np.linalg.norm(w, axis=1, keepdims=True), _EPS)
-    g = np.abs(hk @ w) ** 2  # [S, U(rx), U(stream)]
-    signal = np.diagonal(g, axis1=1, axis2=2)
-    interference = np.sum(g, axis=2) - signal
+    hk = np.moveaxis(h, -1, -3)  # [..., S, U, A]
+    hk_hat = np.moveaxis(h_hat, -1, -3)
+    gram = hk_hat @ np.conj(np.swapaxes(hk_hat, -1, -2))  # [..., S, U, U]
+    reg = 1e-9 * np.trace(gram, axis1=-2, axis2=-1).real[..., None, None] / num_ues
+    w = np.conj(np.swapaxes(hk_hat, -1, -2)) @ np.linalg.inv(gram + reg * np.eye(num_ues))  # [..., S, A, U]
+    w = w / np.maximum(np.linalg.norm(w, axis=-2, keepdims=True), _EPS)
+    g = np.abs(hk @ w) ** 2  # [..., S, U(rx), U(stream)]
+    signal = np.diagonal(g, axis1=-2, axis2=-1)
+    interference = np.sum(g, axis=-1) - signal
     sinr = snr_per_ue * signal / (1.0 + snr_per_ue * interference)
-    return np.mean(np.log2(1.0 + sinr), axis=0)
+    return np.mean(np.log2(1.0 + sinr), axis=-2)

@@ -33,7 +33,7 @@ def run_variant(world: World, spec: PolicySpec, progress: ProgressFn | None = No
     log: dict[str, list[dict[str, Any]]] = {"reports": [], "slots": [], "finetunes": []}
     uplink = build_uplink(env, world)
     # The BS's processes start before the UEs' (as they always did): same-instant events keep their order.
-    BaseStation(env, uplink.delivered["csi"], uplink.delivered["update"],
+    bs = BaseStation(env, uplink.delivered["csi"], uplink.delivered["update"],
                 [copy.deepcopy(world.codec) for _ in world.samples], world.samples, world.h,
                 sc.system.snr_db, sc.downlink.slot_period_s, log)
     for u, smp in enumerate(world.samples):
@@ -50,6 +50,7 @@ def run_variant(world: World, spec: PolicySpec, progress: ProgressFn | None = No
         env.run(until=t_end * k / steps + (sc.downlink.slot_period_s if k == steps else 0.0))
         if progress is not None:
             progress(k / steps)
+    bs.finish()
     packets = [{"ue": p.ue, "kind": p.kind, "bits": p.bits, "seq": p.seq, "version": p.version,
                 "t_enqueue_s": p.t_enqueue_s, "t_start_s": p.t_start_s, "t_deliver_s": p.t_deliver_s}
                for p in uplink.sent]

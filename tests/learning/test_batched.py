@@ -44,7 +44,10 @@ def test_batched_finetune_equals_the_fine_tunes_one_by_one(procedure: str) -> No
     for k, (seq, bat) in enumerate(zip(one_by_one, batched, strict=True)):
         moved = 0.0
         for (name, p_seq), (_, p_bat) in zip(seq.codec.named_parameters(), bat.codec.named_parameters(), strict=True):
-            torch.testing.assert_close(p_bat, p_seq, rtol=1e-5, atol=1e-6, msg=f"user {k} {name}")
+            # float32 rounding differs between batched and single kernels (and between CPUs): Adam divides by
+            # sqrt(v), so a gradient near zero turns a rounding difference into up to ~lr of movement; measured
+            # up to 4e-6 on parameters of ~0.6 (AVX512), against a fine-tune that moves them by > 1e-3
+            torch.testing.assert_close(p_bat, p_seq, rtol=1e-4, atol=2e-5, msg=f"user {k} {name}")
             moved = max(moved, float((p_seq - dict(codecs[k].named_parameters())[name]).detach().abs().max()))
         assert moved > 1e-3  # the fine-tune did move the parameters the comparison is about
         for key in seq.curve:
