@@ -40,6 +40,16 @@ def bucket_of(bits: float) -> str:
     return next((name for name, lo, hi in BUCKETS if lo < bits <= hi), "over")
 
 
+def checkpoint_label(codec: Any) -> str:
+    """A loaded neural codec's row label: its type and rate point. A codec whose rate is a constructor option
+    (its class's ``rate_option``: bit-alloc's ``total_bits``) is labelled by that option's value
+    (``bit-alloc total_bits=256``), every other one by the lambda it was trained for (``rd-crnet lambda=0.1``)."""
+    option = getattr(type(codec), "rate_option", None)
+    if option is not None:
+        return f"{codec_type(codec)} {option}={getattr(codec, option):g}"
+    return f"{codec_type(codec)} lambda={codec.checkpoint_meta.get('lmbda'):g}"
+
+
 def codec_settings(num_bs_ant: int, num_subcarriers: int, bs_array: tuple[int, int]) -> list[tuple[str, Any]]:
     """(label, codec) for eType II paramCombination 1-8, Type I and every shipped neural checkpoint of the grid."""
     dims = {"num_bs_ant": num_bs_ant, "num_subcarriers": num_subcarriers, "bs_array": bs_array}
@@ -49,7 +59,7 @@ def codec_settings(num_bs_ant: int, num_subcarriers: int, bs_array: tuple[int, i
     for path in shipped_checkpoints():
         codec = load_codec(path).eval()
         if (codec.num_bs_ant, codec.num_subcarriers) == (num_bs_ant, num_subcarriers):
-            out.append((f"{codec_type(codec)} lambda={codec.checkpoint_meta.get('lmbda'):g}", codec))
+            out.append((checkpoint_label(codec), codec))
     return out
 
 

@@ -22,6 +22,10 @@ class Codec(Protocol):
     decompress(streams) -> h_hat     bit-exact inverse of compress for the latents
     decoder_parameter_names() -> the parameters the BS holds (decoder + entropy model); a model
         update carries exactly these.
+
+    Optional: ``load_options`` (a class attribute: the constructor options a scenario's ``codec:`` block may
+    set beside ``checkpoint``, those that need no retraining, e.g. csi-inr's ``bit_depth``) and
+    ``with_settings(**options)`` (the loaded codec with them applied, same weights).
     """
 
     num_bs_ant: int

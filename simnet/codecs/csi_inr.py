@@ -156,6 +156,9 @@ class CSIINR(RDCodec):
     latent_loc: torch.Tensor
     latent_scale: torch.Tensor
     bin_counts: torch.Tensor
+    load_options: ClassVar[tuple[str, ...]] = ("bit_depth", "num_inner_steps")
+    """Options a ``codec:`` block may set beside a checkpoint: the loaded codec applies them with
+    :meth:`with_settings` (same weights, no retraining)."""
     finetune_defaults: ClassVar[dict[str, float]] = SMALL_LR_FINETUNE
     """Fine-tuning = meta-learning continued on the window: the pretraining Adam rate, no shift augmentation
     (a coordinate network is not shift-equivariant, and the inner loop adapts per report anyway)."""

@@ -15,7 +15,9 @@ so an even count is one bin wider on the negative side. :mod:`simnet.coding.upda
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,20 +46,35 @@ class UpdateCoding:
     sigma_slab: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.prior not in PRIORS:
-            raise ConfigError(f"prior: {self.prior!r} is not allowed (allowed: {', '.join(PRIORS)})")
-        bins = self.num_bins
-        if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= 256:
+        self.check_keywords({f.name: getattr(self, f.name) for f in fields(self)})
+
+    @classmethod
+    def check_keywords(cls, keywords: Mapping[str, Any]) -> None:
+        """The range checks of update-coding keywords, for any subset of the fields (a scenario's, before the
+        codec's defaults fill the rest): each given keyword alone, and ``sigma_slab > t/6`` where both are given.
+
+        Raises:
+            ConfigError: one line naming the first bad keyword (in field order), its value and what is allowed.
+        """
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(keywords) - set(names))
+        if unknown:
+            raise ConfigError(f"{unknown[0]}: not an update-coding keyword (allowed: {', '.join(names)})")
+        if "prior" in keywords and keywords["prior"] not in PRIORS:
+            raise ConfigError(f"prior: {keywords['prior']!r} is not allowed (allowed: {', '.join(PRIORS)})")
+        bins = keywords.get("num_bins")
+        if "num_bins" in keywords and (isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= 256):
             raise ConfigError(f"num_bins: {bins!r} is out of range (allowed: integer 2..256)")
         for key in ("t", "alpha", "sigma_slab"):
-            value = getattr(self, key)
+            if key not in keywords:
+                continue
+            value = keywords[key]
             number = not isinstance(value, bool) and isinstance(value, int | float) and math.isfinite(value)
             if not number or value < 0 or (value == 0 and key != "alpha"):
                 allowed = "finite number > 0" if key != "alpha" else "finite number >= 0"
                 raise ConfigError(f"{key}: {value!r} is out of range (allowed: {allowed})")
-        if self.sigma_slab <= self.t / 6:
-            spike = self.t / 6
-            raise ConfigError(f"sigma_slab: {self.sigma_slab!r} is out of range (allowed: > t/6 = {spike:g})")
+        if "t" in keywords and "sigma_slab" in keywords and keywords["sigma_slab"] <= (spike := keywords["t"] / 6):
+            raise ConfigError(f"sigma_slab: {keywords['sigma_slab']!r} is out of range (allowed: > t/6 = {spike:g})")
 
     @property
     def q_min(self) -> int:

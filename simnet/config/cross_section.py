@@ -72,8 +72,9 @@ def resolve_codec(ctx: Ctx, codec: PartConfig, system: Any, registry: Any) -> Pa
 
     Raises:
         ConfigError: missing or corrupt checkpoint, a checkpoint of another codec type or grid, constructor
-            options beside a checkpoint, a ``lmbda`` that disagrees with the checkpoint's, or a codebook that
-            does not fit ``system``.
+            options beside a checkpoint other than the codec class's ``load_options`` (those its loaded codec
+            applies with ``with_settings``, no retraining), a ``lmbda`` that disagrees with the checkpoint's,
+            or a codebook that does not fit ``system``.
     """
     from simnet.codecs.checkpoint import checkpoint_header, resolve_checkpoint, resolve_lmbda
 
@@ -88,10 +89,13 @@ def resolve_codec(ctx: Ctx, codec: PartConfig, system: Any, registry: Any) -> Pa
             except SimnetError as err:
                 raise ctx.error("codec", str(err)) from None
         return dataclasses.replace(codec, resolved=CodecResolved(None, resolve_lmbda(None, lmbda)))
-    fixed = [k for k in codec.given if k not in CODEC_BLOCK_OPTIONS]
+    load_options = tuple(getattr(registry.get(codec.type), "load_options", ()))
+    fixed = [k for k in codec.given if k not in CODEC_BLOCK_OPTIONS and k not in load_options]
     if fixed:
-        raise ctx.error(f"codec.{fixed[0]}", "is fixed by codec.checkpoint (the checkpoint holds the codec's "
-                                             "options); remove it or drop the checkpoint")
+        allowed = ", ".join((*CODEC_BLOCK_OPTIONS, *load_options))
+        raise ctx.error(f"codec.{fixed[0]}", f"is fixed by codec.checkpoint (the checkpoint holds the codec's "
+                                             f"options; beside it {codec.type} takes only {allowed}); remove it "
+                                             f"or drop the checkpoint")
     path = resolve_checkpoint(str(name), ctx.path)
     try:
         header = checkpoint_header(path)

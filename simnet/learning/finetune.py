@@ -87,13 +87,8 @@ class FinetuneConfig:
                 _check(key, getattr(self, key), float, 0.0, 1e6)
         if not isinstance(self.regularize, bool):
             raise ConfigError(f"regularize: {self.regularize!r} is not allowed (allowed: true or false)")
-        given = dict(self.coding_keywords)
-        # each keyword's range is checked now; t and sigma_slab stand in for each other when only one is given,
-        # so that "sigma_slab > t/6" is checked again, against the codec's own value, by update_coding()
-        if "t" in given or "sigma_slab" in given:
-            given.setdefault("t", given.get("sigma_slab"))
-            given.setdefault("sigma_slab", given["t"])
-        UpdateCoding(**given)
+        # the given keywords now; the complete coding (the codec's defaults filled in) when update_coding() builds it
+        UpdateCoding.check_keywords(dict(self.coding_keywords))
 
     @classmethod
     def from_kwargs(cls, kwargs: Mapping[str, Any], **defaults: Any) -> FinetuneConfig:

@@ -81,7 +81,8 @@ def build_source(channel: PartConfig, system: SystemConfig, seed: int, where: st
 
 
 def build_codec(codec_part: PartConfig, system: SystemConfig, where: str = "scenario") -> tuple[Any, dict[str, Any]]:
-    """Load the codec's checkpoint, or build it from its options, on the system's array and subcarriers.
+    """Load the codec's checkpoint (then apply the block's ``load_options`` of that codec, e.g. csi-inr's
+    ``bit_depth``), or build it from its options, on the system's array and subcarriers.
 
     Args:
         codec_part: the validated ``codec:`` block, with ``resolved`` (a ``CodecResolved``) set by the loader,
@@ -96,6 +97,8 @@ def build_codec(codec_part: PartConfig, system: SystemConfig, where: str = "scen
     try:
         if resolved.checkpoint_path is not None:
             codec = load_codec(resolved.checkpoint_path)
+            if options:  # the codec's load_options: the loader refused any other option beside a checkpoint
+                codec = codec.with_settings(**options)
             info["checkpoint_path"] = str(resolved.checkpoint_path)
             info["checkpoint_sha256"] = codec.checkpoint_sha256
         else:

@@ -50,10 +50,44 @@ def test_codec_checkpoint_is_checked_against_type_system_and_options_at_load():
     with pytest.raises(ConfigError, match=r"tiny.yaml: codec: the codec works on 64 antennas x 64 subcarriers but "
                                           r"system has 4 x 8"):
         _load(TINY, "codec.type=learned-transform", "codec.checkpoint=default")
-    with pytest.raises(ConfigError, match=r"codec.init_step: is fixed by codec.checkpoint"):
+    with pytest.raises(ConfigError, match=r"codec.init_step: is fixed by codec.checkpoint \(the checkpoint holds "
+                                          r"the codec's options; beside it learned-transform takes only "
+                                          r"checkpoint, lmbda\); remove it or drop the checkpoint$"):
         _load(SMOKE, "codec.init_step=2")
     with pytest.raises(ConfigError, match=r"codec.checkpoint: 'nope' not found \(give 'default'"):
         _load(SMOKE, "codec.checkpoint=nope")
+
+
+INR = ("codec.type=csi-inr", "codec.checkpoint=csi-inr_lambda1")
+
+
+def test_beside_a_checkpoint_a_codec_takes_only_its_load_options():
+    assert _load(SMOKE, *INR, "codec.bit_depth=6", "codec.num_inner_steps=2").codec.kw()["bit_depth"] == 6
+    with pytest.raises(ConfigError) as err:
+        _load(SMOKE, *INR, "codec.hidden=32")  # the network's width: a retraining, not a load-time setting
+    assert str(err.value) == (f"{SMOKE}: codec.hidden: is fixed by codec.checkpoint (the checkpoint holds the "
+                              f"codec's options; beside it csi-inr takes only checkpoint, lmbda, bit_depth, "
+                              f"num_inner_steps); remove it or drop the checkpoint")
+
+
+def test_a_bit_depth_beside_a_checkpoint_sets_the_loaded_codecs_payload():
+    from simnet.sim.world import build_codec
+    from tests.codecs.conftest import few_path_channels
+
+    h = few_path_channels(4, 64, 64, seed=3)
+    bits, symbols = {}, {}
+    for depth in (None, 4, 6):
+        sc = _load(SMOKE, *INR, *([f"codec.bit_depth={depth}"] if depth else []))
+        codec, info = build_codec(sc.codec, sc.system)
+        assert info["checkpoint_sha256"] == codec.checkpoint_sha256 and info["lmbda"] == 1.0  # the checkpoint's
+        bits[depth] = sum(8 * len(s) for s in codec.compress(h))
+        symbols[depth] = int(codec.quantize(h)[1].max())
+    assert symbols[4] < 2**4 <= symbols[None] and symbols[6] < 2**6  # the checkpoint's own depth is 8
+    assert bits[4] < bits[6] < bits[None], bits
+    sc = _load(SMOKE, *INR, "codec.bit_depth=20")  # its range is the constructor's, checked when it is applied
+    with pytest.raises(ConfigError, match=r"^scenario: codec: csi-inr bit_depth = 20: must be an integer in "
+                                          r"\[3, 14\]$"):
+        build_codec(sc.codec, sc.system)
 
 
 def test_lambda_is_resolved_once_checkpoint_then_block_then_default():

@@ -249,6 +249,8 @@ def test_the_update_coding_comes_from_the_scenario_else_the_codec_else_the_defau
         update_coding(per_bin, FinetuneConfig.from_kwargs({"sigma_slab": 0.005}))
     with pytest.raises(ConfigError, match="sigma_slab"):  # and against the scenario's t at load time
         FinetuneConfig.from_kwargs({"t": 0.06, "sigma_slab": 0.005})
+    with pytest.raises(ConfigError, match=r"^sigma_slab: -1.0 is out of range \(allowed: finite number > 0\)$"):
+        FinetuneConfig.from_kwargs({"sigma_slab": -1.0})  # named as given (t stood in for it once and was named)
 
 
 def test_a_coded_crnet_update_uses_the_codecs_step_and_rebuilds_the_bs_decoder():
