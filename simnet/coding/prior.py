@@ -170,8 +170,9 @@ class FactorizedPrior(nn.Module):
         versions = tuple((id(p), p._version) for g in groups for p in g._parameters.values() if p is not None)
         if self._tables is not None and versions == getattr(self, "_versions", None):
             return self._tables
-        if self._tables is None or self._tables.fingerprint != self.fingerprint():
-            key = self._cache_key(self.fingerprint())
+        fingerprint = self.fingerprint()
+        if self._tables is None or self._tables.fingerprint != fingerprint:
+            key = self._cache_key(fingerprint)
             cached = _TABLE_CACHE.get(key)
             if cached is None:
                 self.update_tables()
