@@ -107,7 +107,7 @@ def estimate(scenario: Any, track_lengths_m: Sequence[float]) -> RunEstimate:
                 + (n - 1) * spacing[u] / ues.speed_of(u) for u, n in enumerate(num_samples))
     num_slots = float(np.floor(t_end / scenario.downlink.slot_period_s + 1e-9))  # slots at k * period <= t_end
     total_samples = float(sum(num_samples))
-    num_slot_rows = num_slots * ues.count
+    num_slot_rows = num_slots * min(ues.count, scenario.downlink.max_served_per_slot or ues.count)
     return RunEstimate(
         num_ues=ues.count, num_samples=total_samples, num_reports=num_reports, num_slots=num_slots,
         num_table_rows=num_reports + num_slot_rows, num_events=num_slots + 2.0 * num_reports,

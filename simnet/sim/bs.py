@@ -4,7 +4,8 @@ reconstruction per UE, installs model updates, and beamforms at every downlink s
     uplink.delivered["csi"]    -> receive_reports: decode, score, keep the latest CSI per UE
     uplink.delivered["update"] -> receive_updates: packet.update.apply -> check fingerprint -> install
                                   -> succeed packet.update.installed (the UE switches)
-    every slot_period_s        -> slots: beamform with the latest CSI, score at the time of use
+    every slot_period_s        -> slots: beamform with the latest CSI to the UEs served (all with CSI, or at
+                                  most max_served round-robin), score at the time of use
 
 Scores are pure functions of channels the BS already holds, so they are computed in batches: a report's and a
 slot's row is logged when it happens (report rows with NaN scores), and the scores are filled in, many reports
@@ -67,6 +68,9 @@ class BaseStation:
             channel is scaled by its track-average gain (large-scale power control), so ``snr_db`` is the
             SNR a UE sees on average from one antenna, and MRT with perfect CSI adds the array gain.
         slot_period_s: downlink slot period [s].
+        max_served: at most this many UEs per slot, round-robin: the UEs queue in index order, a slot serves the
+            first ``max_served`` of them that hold CSI and moves those to the back; None serves every UE with CSI
+            in every slot.
         log: where the BS appends one dict per received report and per slot and UE. A report whose CRC
             (``uplink.report_crc``) fails is lost: the previous CSI stays, its row has ``crc_ok`` False and NaN
             errors; with a CRC the rows also carry ``crc_bits`` (L, counted in ``latent_bits``).
@@ -83,6 +87,7 @@ class BaseStation:
         snr_db: float,
         slot_period_s: float,
         log: dict[str, list[dict[str, Any]]],
+        max_served: int | None = None,
     ) -> None:
         self.env = env
         self.decoders: list[dict[int, Any]] = [{0: c} for c in bs_codecs]
@@ -97,6 +102,8 @@ class BaseStation:
         self._pending_slots: dict[int, list[tuple[float, list[int], list[Reconstruction], list[int]]]] = \
             defaultdict(list)
         self._num_pending_slot_ues = 0
+        self.max_served = max_served
+        self._queue = list(range(len(bs_codecs)))  # round-robin order of the UEs, next to serve first
         env.process(self.slots(env))
         env.process(self.receive_reports(env, reports))
         env.process(self.receive_updates(env, updates))
@@ -187,6 +194,11 @@ class BaseStation:
                   if r is not None and self.samples[u].t_s[0] <= t <= self.samples[u].t_s[-1] + 1e-12]
         if not active:
             return
+        if self.max_served is not None:  # round-robin: the first UEs in the queue that hold CSI, then to its back
+            served = set(active)
+            chosen = [u for u in self._queue if u in served][:self.max_served]
+            self._queue = [u for u in self._queue if u not in set(chosen)] + chosen
+            active = sorted(chosen)
         recs = [self.latest[u] for u in active]
         index = [int(self.samples[u].index_at(t)) for u in active]
         self._pending_slots[len(active)].append((t, active, recs, index))  # type: ignore[arg-type]

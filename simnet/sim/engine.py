@@ -35,7 +35,7 @@ def run_variant(world: World, spec: PolicySpec, progress: ProgressFn | None = No
     # The BS's processes start before the UEs' (as they always did): same-instant events keep their order.
     bs = BaseStation(env, uplink.delivered["csi"], uplink.delivered["update"],
                 [copy.deepcopy(world.codec) for _ in world.samples], world.samples, world.h,
-                sc.system.snr_db, sc.downlink.slot_period_s, log)
+                sc.system.snr_db, sc.downlink.slot_period_s, log, sc.downlink.max_served_per_slot)
     for u, smp in enumerate(world.samples):
         cls = POLICIES.get(spec.type)
         # the config validated once at load time; a test double without one is built from its keywords
