@@ -287,8 +287,9 @@ class RDCodec(nn.Module):
         return [n for n, _ in self.named_parameters() if n.split(".")[0] in self.decoder_modules]
 
     def update_entropy_tables(self) -> None:
-        """Rebuild the prior's integer coding tables (also done lazily whenever its parameters change)."""
-        self.prior.update_tables()
+        """Bring the prior's integer coding tables up to date with its parameters (also done lazily when they are
+        used): rebuilt, or the process cache's when a copy of the codec built them for the same parameters."""
+        self.prior.tables()
 
 
 def rd_loss(out: dict[str, Any], lmbda: float) -> dict[str, torch.Tensor]:

@@ -99,12 +99,21 @@ class FactorizedPrior(nn.Module):
         self._tables: CodingTables | None = None
 
     # ------------------------------------------------------------------------------------------ density
-    def _logits_cumulative(self, x: torch.Tensor) -> torch.Tensor:
-        """Logit of c(x): x [C, 1, N] -> [C, 1, N] (monotone increasing in x)."""
-        for i, (matrix, bias) in enumerate(zip(self.matrices, self.biases, strict=True)):
-            x = torch.matmul(F.softplus(matrix.to(x.dtype)), x) + bias.to(x.dtype)
-            if i < len(self.factors):
-                x = x + torch.tanh(self.factors[i].to(x.dtype)) * torch.tanh(x)
+    def _layers(self, dtype: torch.dtype) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        """Per layer (softplus(matrix), bias, tanh(factor) or None), in ``dtype``: what ``_logits_cumulative``
+        applies, computed once for many calls on fixed parameters."""
+        return [(F.softplus(matrix.to(dtype)), bias.to(dtype),
+                 torch.tanh(self.factors[i].to(dtype)) if i < len(self.factors) else None)
+                for i, (matrix, bias) in enumerate(zip(self.matrices, self.biases, strict=True))]
+
+    def _logits_cumulative(self, x: torch.Tensor,
+                           layers: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]] | None = None,
+                           ) -> torch.Tensor:
+        """Logit of c(x): x [C, 1, N] -> [C, 1, N] (monotone increasing in x); ``layers`` from :meth:`_layers`."""
+        for matrix, bias, factor in layers if layers is not None else self._layers(x.dtype):
+            x = torch.matmul(matrix, x) + bias
+            if factor is not None:
+                x = x + factor * torch.tanh(x)
         return x
 
     def likelihood(self, y: torch.Tensor) -> torch.Tensor:
@@ -191,9 +200,10 @@ class FactorizedPrior(nn.Module):
         target = torch.tensor([-limit, 0.0, limit], dtype=torch.float64).reshape(1, 1, 3)
         lo = torch.full((self.num_channels, 1, 3), -float(2 * LATENT_LIMIT), dtype=torch.float64)
         hi = -lo
+        layers = self._layers(torch.float64)
         for _ in range(80):  # bisection: c is monotone, 80 halvings of 4e6 reach ~3e-18
             mid = 0.5 * (lo + hi)
-            below = self._logits_cumulative(mid) < target
+            below = self._logits_cumulative(mid, layers) < target
             lo = torch.where(below, mid, lo)
             hi = torch.where(below, hi, mid)
         q3 = (0.5 * (lo + hi))[:, 0, :]
@@ -204,8 +214,8 @@ class FactorizedPrior(nn.Module):
         num_symbols = (qmax - qmin + 1).to(torch.int64)
         width = int(num_symbols.max())
         grid = torch.arange(width, dtype=torch.float64).reshape(1, 1, -1) + (qmin + med64).reshape(-1, 1, 1)
-        upper = torch.sigmoid(self._logits_cumulative(grid + 0.5))[:, 0, :]
-        lower = torch.sigmoid(self._logits_cumulative(grid - 0.5))[:, 0, :]
+        upper = torch.sigmoid(self._logits_cumulative(grid + 0.5, layers))[:, 0, :]
+        lower = torch.sigmoid(self._logits_cumulative(grid - 0.5, layers))[:, 0, :]
         pmf = (upper - lower).clamp_min(0.0)
         valid = torch.arange(width).reshape(1, -1) < num_symbols.reshape(-1, 1)
         pmf = torch.where(valid, pmf, torch.zeros_like(pmf))
