@@ -79,7 +79,7 @@ def record_variants(world: Any, out: Path, specs: Sequence[PolicySpec], *, worke
         for spec in specs:
             if spec.label in recorded:
                 continue
-            row, rec = reuse[spec.label] if spec.label in reuse else _summarized(world, *next(results))
+            row, rec = reuse[spec.label] if spec.label in reuse else summarize_variant(world, *next(results))
             rows[spec.label] = row
             tables = write_tables(out, spec.label, spec.type, rec)
             write_summary(out, [rows[label] for label in labels if label in rows])
@@ -96,7 +96,8 @@ def _run(world: Any, todo: tuple[PolicySpec, ...], workers: int, make: Callable[
     yield from sweep.run_variants(world, todo, workers, factory, ray_address=ray_address)
 
 
-def _summarized(world: Any, spec: PolicySpec, rec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def summarize_variant(world: Any, spec: PolicySpec, rec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(summary row, record)`` of a variant run on ``world``."""
     return summarize(spec.label, spec.type, learning_interval_m(spec), rec, num_dims(world),
                      user_percentiles=world.scenario.output.user_percentiles), rec
 

@@ -20,6 +20,7 @@ import pandas as pd
 
 from simnet.analysis.congestion import plot_congestion
 from simnet.errors import ConfigError, DataError
+from simnet.recording import learning_interval_m, record_variants, summarize_variant
 
 
 def run_congestion(scenario_path: str, counts: list[int], disciplines: list[str], out: Path,
@@ -29,55 +30,84 @@ def run_congestion(scenario_path: str, counts: list[int], disciplines: list[str]
     Per user count the world (tracks, channels, codec) is built once and shared by the disciplines. A policy
     that sends no update packets (``delivery != "uplink"``, e.g. ``never``) queues only CSI reports, which
     every discipline serves in arrival order: it runs under the first discipline and its rows and tables are
-    reused for the others.
+    reused for the others. Every variant of every (user count, discipline) runs in one pool of ``workers``
+    processes, the costliest first (users x (1 + track length / fine-tuning interval)), so the workers stay
+    busy to the end; the results do not depend on the order (each variant has its own generators).
     """
     from simnet.analysis.report import rd_cost
+    from simnet.sim import sweep
 
-    rows: list[dict[str, Any]] = []
     out.mkdir(parents=True, exist_ok=True)
-    lmbda = float("nan")
+    t0 = time.perf_counter()
+    worlds: dict[tuple[int, str], Any] = {}
+    jobs: list[tuple[int, str, Any]] = []  # (user count, discipline, spec) of every variant that runs
     for n in counts:
-        t0 = time.perf_counter()
-        part, lmbda = _run_user_count(scenario_path, n, disciplines, out, cache_dir, workers, seed, quick)
-        rows += part
-        print(f"N={n:3d}: {time.perf_counter() - t0:7.1f} s ({', '.join(disciplines)})", flush=True)
+        for disc, world in _worlds(scenario_path, n, disciplines, cache_dir, seed, quick).items():
+            worlds[(n, disc)] = world
+            jobs += [(n, disc, spec) for spec in world.scenario.policies
+                     if disc == disciplines[0] or _sends_updates(spec)]
+        print(f"N={n:3d}: world ready ({time.perf_counter() - t0:6.1f} s)", flush=True)
+    order = sorted(range(len(jobs)), key=lambda j: -_cost(worlds[jobs[j][:2]], jobs[j][0], jobs[j][2]))
+    results: dict[tuple[int, str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+    runs = sweep.run_variants([worlds[jobs[j][:2]] for j in order], tuple(jobs[j][2] for j in order), workers)
+    for j, (spec, rec) in zip(order, runs, strict=True):
+        n, disc, _ = jobs[j]
+        results[(n, disc, spec.label)] = summarize_variant(worlds[(n, disc)], spec, rec)
+        print(f"N={n:3d} {disc:9s} {spec.label}: done ({time.perf_counter() - t0:6.1f} s)", flush=True)
+    rows: list[dict[str, Any]] = []
+    for n in counts:
+        for disc in disciplines:
+            rows += _write_run(out, n, disc, worlds[(n, disc)], results, disciplines[0])
     df = pd.DataFrame(rows)
-    df["rd_cost_at_use"] = rd_cost(df, lmbda, "nmse_db")
+    df["rd_cost_at_use"] = rd_cost(df, worlds[(counts[0], disciplines[0])].codec_info["lmbda"], "nmse_db")
     df.to_csv(out / "study.csv", index=False, float_format="%.6g")
     plot_congestion(out)
     return df
 
 
-def _run_user_count(scenario_path: str, n: int, disciplines: list[str], out: Path, cache_dir: Path | None,
-                    workers: int, seed: int | None, quick: bool) -> tuple[list[dict[str, Any]], float]:
-    """Every discipline with ``n`` users on one world: ``(summary rows with discipline and num_ues, lambda)``."""
-    from policies import POLICIES
-    from simnet.analysis.results import SIMULATION_FILES, prepare_run_dir
+def _worlds(scenario_path: str, n: int, disciplines: list[str], cache_dir: Path | None, seed: int | None,
+            quick: bool) -> dict[str, Any]:
+    """The world of ``n`` users under each discipline: built once, the disciplines differ in the scenario only."""
     from simnet.config import load_scenario
-    from simnet.recording import record_variants
     from simnet.sim.world import build_world
 
+    worlds: dict[str, Any] = {}
     world = None
-    reused: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}  # label -> (summary row, record)
-    part: list[dict[str, Any]] = []  # one discipline's summary rows, in variant order
-
-    def collect(spec: Any, row: dict[str, Any], rec: dict[str, Any], tables: Any) -> None:
-        part.append(row)
-        if getattr(POLICIES.get(spec.type), "delivery", "uplink") != "uplink":
-            reused.setdefault(spec.label, (row, rec))
-
-    rows: list[dict[str, Any]] = []
     for disc in disciplines:
         sc = load_scenario(scenario_path, seed=seed, quick=quick,
                            overrides={"ues": {"count": n}, "uplink": {"discipline": disc}})
         world = build_world(sc, cache_dir=cache_dir) if world is None else dataclasses.replace(world, scenario=sc)
-        # a sub-folder holds one run's tables: clear those of an earlier study (write_tables appends)
-        sub = prepare_run_dir(str(out / f"{disc}_n{n}"), "", "", True, SIMULATION_FILES)
-        part.clear()
-        record_variants(world, sub, sc.policies, workers=workers, reuse=dict(reused), on_variant=collect)
-        rows += [{"discipline": disc, "num_ues": n, **r} for r in part]
-    assert world is not None
-    return rows, world.codec_info["lmbda"]
+        worlds[disc] = world
+    return worlds
+
+
+def _sends_updates(spec: Any) -> bool:
+    from policies import POLICIES
+
+    return getattr(POLICIES.get(spec.type), "delivery", "uplink") == "uplink"
+
+
+def _cost(world: Any, n: int, spec: Any) -> float:
+    """Relative cost of a variant: its users' reports, plus a fine-tune per interval travelled (about as costly
+    as a user's whole track of reports here)."""
+    interval = learning_interval_m(spec)
+    length = float(np.mean([s.s_m[-1] for s in world.samples]))
+    return n * (1.0 + (length / interval if np.isfinite(interval) and interval > 0 else 0.0))
+
+
+def _write_run(out: Path, n: int, disc: str, world: Any,
+               results: dict[tuple[int, str, str], tuple[dict[str, Any], dict[str, Any]]],
+               first: str) -> list[dict[str, Any]]:
+    """Write one (user count, discipline) run's sub-folder from the results; its summary rows, labelled."""
+    from simnet.analysis.results import SIMULATION_FILES, prepare_run_dir
+
+    # a sub-folder holds one run's tables: clear those of an earlier study (write_tables appends)
+    sub = prepare_run_dir(str(out / f"{disc}_n{n}"), "", "", True, SIMULATION_FILES)
+    specs = world.scenario.policies
+    reuse = {s.label: results.get((n, disc, s.label)) or results[(n, first, s.label)] for s in specs}
+    part: list[dict[str, Any]] = []
+    record_variants(world, sub, specs, reuse=reuse, on_variant=lambda spec, row, rec, tables: part.append(row))
+    return [{"discipline": disc, "num_ues": n, **r} for r in part]
 
 
 def main(argv: list[str] | None = None) -> int:

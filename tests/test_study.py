@@ -127,3 +127,19 @@ def test_replot_redraws_its_own_kind_and_names_the_other_in_one_line(tmp_path: P
         replot("congestion", tmp_path)
     with pytest.raises(DataError, match="no study.csv"):
         replot("codec-families", tmp_path / "missing")
+
+
+def test_one_pool_of_workers_costliest_first_gives_the_tables_of_one_process(tmp_path: Path):
+    """Every variant of every (N, discipline) runs in one pool, costliest first; the tables are those of a
+    sequential run, row for row."""
+    scenario = tmp_path / "swept.yaml"
+    scenario.write_text(SWEPT)
+    args = ["congestion", str(scenario), "--counts", "1", "2", "--cache-dir", str(tmp_path / "cache")]
+    assert main([*args, "--out", str(tmp_path / "one"), "--workers", "1"]) == 0
+    assert main([*args, "--out", str(tmp_path / "two"), "--workers", "2"]) == 0
+    one, two = pd.read_csv(tmp_path / "one" / "study.csv"), pd.read_csv(tmp_path / "two" / "study.csv")
+    assert len(one) == 2 * 2 * 3 and one.equals(two)
+    for run in ("fifo_n2", "csi-first_n2"):
+        for table in ("reports", "slots", "packets", "finetunes"):
+            a = pd.read_parquet(tmp_path / "one" / run / f"{table}.parquet")
+            assert a.equals(pd.read_parquet(tmp_path / "two" / run / f"{table}.parquet")), (run, table)

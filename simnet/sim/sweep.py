@@ -17,7 +17,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from typing import Any
@@ -31,7 +31,7 @@ from simnet.sim.world import World
 
 ProgressFactory = Callable[[PolicySpec], Callable[[float], None]]
 
-_WORLD: World | None = None  # set in the parent before forking; workers inherit it without pickling
+_WORLDS: tuple[World, ...] = ()  # per variant, set in the parent before forking; workers inherit them unpickled
 _QUEUE: Any = None
 
 
@@ -103,12 +103,12 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
 
 
 def _worker(index: int, spec: PolicySpec) -> dict[str, Any]:
-    assert _WORLD is not None
+    assert _WORLDS, "no worlds were set before the fork"
 
     def progress(fraction: float) -> None:
         _QUEUE.put((index, fraction))
 
-    return run_one(_WORLD, spec, progress)
+    return run_one(_WORLDS[index], spec, progress)
 
 
 def _run_on_ray(world: World, specs: tuple[PolicySpec, ...], address: str,
@@ -137,8 +137,8 @@ def _run_on_ray(world: World, specs: tuple[PolicySpec, ...], address: str,
 
 
 def run_variants(
-    world: World, specs: tuple[PolicySpec, ...], workers: int = 1, progress: ProgressFactory | None = None,
-    ray_address: str | None = None,
+    world: World | Sequence[World], specs: tuple[PolicySpec, ...], workers: int = 1,
+    progress: ProgressFactory | None = None, ray_address: str | None = None,
 ) -> Generator[tuple[PolicySpec, dict[str, Any]], None, None]:
     """Yield ``(spec, record)`` for every variant, in the order of ``specs``.
 
@@ -146,30 +146,35 @@ def run_variants(
     yet started and ends the running workers; workers also end if this process dies (``_die_with_parent``).
 
     Args:
-        world: the shared world.
-        specs: the variants.
+        world: the shared world, or one world per variant (a study's runs share one pool of workers).
+        specs: the variants, started in this order.
         workers: processes to use (1: in this process). Workers are forked so the world's channels are
             shared, not copied.
         progress: makes a per-variant progress callback.
         ray_address: run on a Ray cluster instead (``"local"`` starts one on this machine); results are the
             same as with local workers, since every variant runs with one torch thread.
     """
-    global _WORLD, _QUEUE
+    global _WORLDS, _QUEUE
     if workers < 1:
         raise ConfigError(f"--workers must be >= 1, got {workers}")
     workers = min(workers, len(specs))
     if not specs:
         return
+    worlds = tuple(world) if isinstance(world, Sequence) else (world,) * len(specs)
+    if len(worlds) != len(specs):
+        raise ValueError(f"{len(worlds)} worlds for {len(specs)} variants")
     callbacks = [progress(s) if progress else (lambda f: None) for s in specs]
     if ray_address is not None:
-        yield from _run_on_ray(world, specs, ray_address, callbacks)
+        if len({id(w) for w in worlds}) > 1:
+            raise ConfigError("--ray runs the variants of one world; a study runs on local workers")
+        yield from _run_on_ray(worlds[0], specs, ray_address, callbacks)
         return
     if workers == 1 or "fork" not in mp.get_all_start_methods():
-        for spec, cb in zip(specs, callbacks):
-            yield spec, run_one(world, spec, cb)
+        for w, spec, cb in zip(worlds, specs, callbacks, strict=True):
+            yield spec, run_one(w, spec, cb)
         return
     ctx = mp.get_context("fork")
-    _WORLD, _QUEUE = world, ctx.Queue()
+    _WORLDS, _QUEUE = worlds, ctx.Queue()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_die_with_parent,
                                initargs=(os.getpid(),))
     finished = False
@@ -194,7 +199,7 @@ def run_variants(
             pool.shutdown(wait=True)
         else:  # an error, a signal, or the consumer closed the generator: no worker may run on
             _stop_pool(pool)
-        _WORLD, _QUEUE = None, None
+        _WORLDS, _QUEUE = (), None
 
 
 def _drain(q: Any, callbacks: list[Callable[[float], None]]) -> None:
