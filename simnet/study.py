@@ -1,6 +1,6 @@
 """Studies that run a scenario many times: ``simnet study congestion SCENARIO``.
 
-Congestion: the same scenario with N = 1..32 users on one uplink, FIFO against CSI-first. Each (N,
+Congestion: the same scenario with N = 1..64 users on one uplink, FIFO against CSI-first. Each (N,
 discipline) is a full run in its own sub-folder; ``study.csv`` collects every summary row with ``num_ues``
 and ``discipline`` added. From that file (and the sub-folders' slot tables for the per-UE spread) come
 ``optima.csv`` (the optimal update interval per criterion, discipline and N), ``study.md`` and the figure
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="simnet study", description="Run a multi-run study.")
     ap.add_argument("kind", choices=["congestion", "codec-families"])
     ap.add_argument("scenario", nargs="?", help="scenario YAML (not with --replot)")
-    ap.add_argument("--counts", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32])
+    ap.add_argument("--counts", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
     ap.add_argument("--disciplines", nargs="+", default=["fifo", "csi-first"])
     ap.add_argument("--checkpoints", nargs="+", default=list(FAMILY_CHECKPOINTS),
                     help="codec-families: one checkpoint per codec family (same lambda)")
