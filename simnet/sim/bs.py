@@ -195,9 +195,10 @@ class BaseStation:
         if not active:
             return
         if self.max_served is not None:  # round-robin: the first UEs in the queue that hold CSI, then to its back
-            served = set(active)
-            chosen = [u for u in self._queue if u in served][:self.max_served]
-            self._queue = [u for u in self._queue if u not in set(chosen)] + chosen
+            holding = set(active)
+            chosen = [u for u in self._queue if u in holding][:self.max_served]
+            served = set(chosen)
+            self._queue = [u for u in self._queue if u not in served] + chosen
             active = sorted(chosen)
         recs = [self.latest[u] for u in active]
         index = [int(self.samples[u].index_at(t)) for u in active]
