@@ -107,8 +107,8 @@ class DownlinkConfig:
     """When the BS beamforms (and is scored) with what it decoded."""
 
     slot_period_s: float = field(default=0.1, metadata={"ge": 1e-6, "le": 10, "note": "1 us to 10 s"})
-    # at most this many UEs share a slot (multi-user MIMO layers), chosen round-robin: the UEs with CSI that
-    # were served longest ago; null = every UE with CSI, every slot
+    # at most this many UEs share a slot (multi-user MIMO layers), round-robin over the UEs holding CSI
+    # (simnet.sim.bs.BaseStation); null = every UE with CSI, every slot
     max_served_per_slot: int | None = field(default=None, metadata={"ge": 1, "le": 1024})
 
 
