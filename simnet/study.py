@@ -49,15 +49,23 @@ def run_congestion(scenario_path: str, counts: list[int], disciplines: list[str]
         print(f"N={n:3d}: world ready ({time.perf_counter() - t0:6.1f} s)", flush=True)
     order = sorted(range(len(jobs)), key=lambda j: -_cost(worlds[jobs[j][:2]], jobs[j][0], jobs[j][2]))
     results: dict[tuple[int, str, str], tuple[dict[str, Any], dict[str, Any]]] = {}
+    written: dict[tuple[int, str], list[dict[str, Any]]] = {}  # summary rows of each sub-folder written
+    ran = {(n, disc, spec.label) for n, disc, spec in jobs}
     runs = sweep.run_variants([worlds[jobs[j][:2]] for j in order], tuple(jobs[j][2] for j in order), workers)
     for j, (spec, rec) in zip(order, runs, strict=True):
         n, disc, _ = jobs[j]
         results[(n, disc, spec.label)] = summarize_variant(worlds[(n, disc)], spec, rec)
         print(f"N={n:3d} {disc:9s} {spec.label}: done ({time.perf_counter() - t0:6.1f} s)", flush=True)
-    rows: list[dict[str, Any]] = []
-    for n in counts:
-        for disc in disciplines:
-            rows += _write_run(out, n, disc, worlds[(n, disc)], results, disciplines[0])
+        # write a sub-folder once its variants are in, and let the records of a finished N go (memory)
+        for d in disciplines:
+            # a variant that ran under this discipline, or the first discipline's (no update packets)
+            keys = {x.label: (n, d, x.label) if (n, d, x.label) in ran else (n, disciplines[0], x.label)
+                    for x in worlds[(n, d)].scenario.policies}
+            if (n, d) not in written and all(k in results for k in keys.values()):
+                written[(n, d)] = _write_run(out, n, d, worlds[(n, d)], {x: results[k] for x, k in keys.items()})
+        if all((n, d) in written for d in disciplines):
+            results = {k: v for k, v in results.items() if k[0] != n}
+    rows = [row for n in counts for disc in disciplines for row in written[(n, disc)]]
     df = pd.DataFrame(rows)
     df["rd_cost_at_use"] = rd_cost(df, worlds[(counts[0], disciplines[0])].codec_info["lmbda"], "nmse_db")
     df.to_csv(out / "study.csv", index=False, float_format="%.6g")
@@ -96,15 +104,14 @@ def _cost(world: Any, n: int, spec: Any) -> float:
 
 
 def _write_run(out: Path, n: int, disc: str, world: Any,
-               results: dict[tuple[int, str, str], tuple[dict[str, Any], dict[str, Any]]],
-               first: str) -> list[dict[str, Any]]:
-    """Write one (user count, discipline) run's sub-folder from the results; its summary rows, labelled."""
+               reuse: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Write one (user count, discipline) run's sub-folder from ``(summary row, record)`` per variant label; its
+    summary rows, labelled."""
     from simnet.analysis.results import SIMULATION_FILES, prepare_run_dir
 
     # a sub-folder holds one run's tables: clear those of an earlier study (write_tables appends)
     sub = prepare_run_dir(str(out / f"{disc}_n{n}"), "", "", True, SIMULATION_FILES)
     specs = world.scenario.policies
-    reuse = {s.label: results.get((n, disc, s.label)) or results[(n, first, s.label)] for s in specs}
     part: list[dict[str, Any]] = []
     record_variants(world, sub, specs, reuse=reuse, on_variant=lambda spec, row, rec, tables: part.append(row))
     return [{"discipline": disc, "num_ues": n, **r} for r in part]
