@@ -4,6 +4,8 @@ The smoke scenario's street and shipped learned-transform codec on short tracks;
 (reports only) and one ``periodic`` policy (coded full-model updates) run through ``engine.run_variant``
 (world building, i.e. channels, is not timed). The 1-user run is the same-run baseline; the cost model
 ``t = a + b * num_reports (+ c * num_finetunes)`` is fitted by least squares over every run of a policy.
+The periodic policy also runs with ``ues.batch_finetunes`` (the UEs' overlapping fine-tunes as one vmapped
+batch): ``batched_ratio`` = one-by-one wall / batched wall, back to back, with whether the fine-tune rows agree.
 
     SIMNET_CACHE=/tmp/cache python benchmarks/bench_scaling.py [--users 1 2 4 ... 64] [--length-m 1.5]
 """
@@ -11,6 +13,7 @@ The smoke scenario's street and shipped learned-transform codec on short tracks;
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import time
@@ -46,6 +49,15 @@ def run_world(num_users: int, spacing_m: float, length_m: float, interval_m: flo
         rows.append({"policy": spec.label, "num_users": num_users, "report_spacing_m": spacing_m,
                      "num_reports": len(rec["reports"]), "num_finetunes": len(rec["finetunes"]),
                      "num_slot_rows": len(rec["slots"]), "wall_s": wall_s})
+        if rec["finetunes"]:
+            batched = dataclasses.replace(scenario, ues=dataclasses.replace(scenario.ues, batch_finetunes=True))
+            t0 = time.perf_counter()
+            rec_b = run_variant(dataclasses.replace(world, scenario=batched), spec)
+            wall_b = time.perf_counter() - t0
+            keys = ("ue", "t_done_s", "update_bits")
+            rows[-1].update(wall_s_batched=wall_b, batched_ratio=wall_s / wall_b, batched_equal_finetunes=all(
+                tuple(a[k] for k in keys) == tuple(b[k] for k in keys)
+                for a, b in zip(rec["finetunes"], rec_b["finetunes"], strict=True)))
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items()}, flush=True)
     return rows
 

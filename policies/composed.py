@@ -21,7 +21,8 @@ from policies.base import Delivery, Observation, UpdateResult
 from policies.common import cut_window
 from policies.delivery import DeliveryPart
 from policies.how import Procedure
-from policies.when import Trigger
+from policies.when import EveryDistance, Trigger
+from simnet.learning.finetune import FinetuneResult
 
 
 class ComposedPolicy:
@@ -79,3 +80,25 @@ class ComposedPolicy:
 
     def apply_update(self, bs_codec: Any, payload: bytes | None, ue_codec: Any) -> Any:
         return self.deliver.apply(bs_codec, payload, ue_codec)
+
+    # ---------------------------------------------- fine-tunes of several UEs as one batch (sim.finetune_batch)
+    def batched_procedure(self, codec: Any) -> str | None:
+        """The ``batched_finetune`` procedure that can compute this policy's fine-tunes of ``codec`` together
+        with other UEs' (None: they run one by one): a stateless procedure (its result depends only on codec,
+        window and generator, so it may be computed later) under a trigger that does not learn from results."""
+        from simnet.learning.batched import vmap_refusal
+
+        procedure = getattr(self.how, "batched", None)
+        if procedure is None or type(self.when) is not EveryDistance or vmap_refusal(codec) is not None:
+            return None
+        return str(procedure)
+
+    def cut(self, h_window: np.ndarray) -> np.ndarray:
+        """The part of the UE's window this policy trains on."""
+        return cut_window(h_window, self.window_size)
+
+    def finish_batched(self, res: FinetuneResult) -> UpdateResult:
+        """What :meth:`update` returns, from the batch's result for this UE."""
+        result = self.how.result(res)  # type: ignore[attr-defined]  # batched_procedure checked it has one
+        self.when.after_update(result)
+        return result

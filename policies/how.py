@@ -7,7 +7,7 @@ Each part turns the UE's codec and its (already cut) window into an ``UpdateResu
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -30,7 +30,13 @@ def _result(res: FinetuneResult) -> UpdateResult:
 
 
 class Stateless:
-    """Base of the procedures that keep no state between fine-tunes: only their settings."""
+    """Base of the procedures that keep no state between fine-tunes: only their settings.
+
+    ``batched`` names the :func:`simnet.learning.batched.batched_finetune` procedure that computes this one
+    for several users at once (None: none does); ``result`` turns its ``FinetuneResult`` into the policy's.
+    """
+
+    batched: ClassVar[str | None] = None
 
     def __init__(self, cfg: FinetuneConfig) -> None:
         self.cfg = cfg
@@ -38,27 +44,40 @@ class Stateless:
     def reset(self) -> None:
         pass
 
+    def result(self, res: FinetuneResult) -> UpdateResult:
+        return _result(res)
+
 
 class EncoderOnly(Stateless):
     """Encoder alone (decoder and prior frozen); nothing to send."""
 
+    batched = "encoder-only"
+
     def __call__(self, codec: Any, h_window: np.ndarray, rng: np.random.Generator) -> UpdateResult:
-        res = encoder_only(codec, h_window, rng, self.cfg)
+        return self.result(encoder_only(codec, h_window, rng, self.cfg))
+
+    def result(self, res: FinetuneResult) -> UpdateResult:
         return UpdateResult(res.codec, None, res.num_steps, res.info())
 
 
 class FullModel(Stateless):
     """Encoder, decoder and prior jointly (eq. 21), the decoder-side change coded as an update."""
 
+    batched = "full-model"
+
     def __call__(self, codec: Any, h_window: np.ndarray, rng: np.random.Generator) -> UpdateResult:
-        return _result(full_model(codec, h_window, rng, self.cfg))
+        return self.result(full_model(codec, h_window, rng, self.cfg))
 
 
 class Genie(Stateless):
     """Full model without update quantization or cost."""
 
+    batched = "genie"
+
     def __call__(self, codec: Any, h_window: np.ndarray, rng: np.random.Generator) -> UpdateResult:
-        res = genie(codec, h_window, rng, self.cfg)
+        return self.result(genie(codec, h_window, rng, self.cfg))
+
+    def result(self, res: FinetuneResult) -> UpdateResult:
         return UpdateResult(res.codec, None, res.num_steps, res.info())
 
 

@@ -69,6 +69,8 @@ class UEConfig:
     window_max: int = field(default=256, metadata={"ge": 1, "le": 100000})
     seconds_per_step: float = field(default=0.01, metadata={"ge": 0, "le": 3600, "note": "up to an hour"})
     stagger: bool = True
+    # fine-tunes that overlap in time computed as one batch (simnet.sim.finetune_batch); results as one by one
+    batch_finetunes: bool = False
     # NR-like timing (instead of sample_spacing_m / report_spacing_m): a CSI-RS occasion every csi_rs_period_ms,
     # a report at every report_period_ms / csi_rs_period_ms-th occasion (simnet.config.ue_timing)
     csi_rs_period_ms: float | None = field(default=None, metadata={"ge": 0.0625, "le": 10000,

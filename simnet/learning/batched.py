@@ -61,6 +61,20 @@ class _RelaxedForward(nn.Module):
         return {"h_hat": denormalize(self.codec.synthesis(y_tilde), code), "likelihoods": {"y": likelihoods}}
 
 
+def vmap_refusal(codec: Any) -> str | None:
+    """Why :func:`batched_finetune` cannot fine-tune ``codec`` (one line), or None if it can."""
+    if not isinstance(codec, RDCodec):
+        return "batched fine-tuning supports RDCodec codecs only (their training noise is the prior's)"
+    if hasattr(codec, "distortion"):
+        return f"batched fine-tuning scores NMSE; {type(codec).__name__} has its own distortion"
+    from simnet.codecs.rd_crnet import CRNetTransforms
+
+    if isinstance(codec, CRNetTransforms):
+        return (f"batched fine-tuning cannot vmap {type(codec).__name__} (rd-crnet): its analysis asks for a "
+                "channels_last layout, which torch.func.vmap does not support; fine-tune it one by one")
+    return None
+
+
 def batched_finetune(codecs: Sequence[Any], windows: Sequence[np.ndarray], rngs: Sequence[np.random.Generator],
                      procedure: Procedure, cfg: FinetuneConfig | None = None) -> list[FinetuneResult]:
     """Run K users' fine-tunes of one procedure as one batched computation.
@@ -81,18 +95,11 @@ def batched_finetune(codecs: Sequence[Any], windows: Sequence[np.ndarray], rngs:
     num_users = len(codecs)
     if not num_users or len(windows) != num_users or len(rngs) != num_users:
         raise ValueError(f"need as many windows and generators as codecs, got {num_users}, {len(windows)}, {len(rngs)}")
-    if not all(isinstance(c, RDCodec) for c in codecs):
-        raise TypeError("batched fine-tuning supports RDCodec codecs only (their training noise is the prior's)")
     if len({type(c) for c in codecs}) != 1:
         raise TypeError(f"batched fine-tuning needs one codec class, got {sorted({type(c).__name__ for c in codecs})}")
-    if hasattr(codecs[0], "distortion"):
-        raise TypeError(f"batched fine-tuning scores NMSE; {type(codecs[0]).__name__} has its own distortion")
-    from simnet.codecs.rd_crnet import CRNetTransforms
-
-    unsupported = sorted({type(c).__name__ for c in codecs if isinstance(c, CRNetTransforms)})
-    if unsupported:
-        raise TypeError(f"batched fine-tuning cannot vmap {unsupported[0]} (rd-crnet): its analysis asks for a "
-                        "channels_last layout, which torch.func.vmap does not support; fine-tune it one by one")
+    refusal = vmap_refusal(codecs[0])
+    if refusal is not None:
+        raise TypeError(refusal)
     h_all = [torch.from_numpy(np.ascontiguousarray(w, dtype=np.complex64)) for w in windows]
     batch = {min(cfg.batch_size, len(h)) for h in h_all}
     if len(batch) != 1 or min(len(h) for h in h_all) == 0:

@@ -16,6 +16,7 @@ import simpy
 from policies import POLICIES
 from simnet.config import PolicySpec
 from simnet.sim.bs import BaseStation
+from simnet.sim.finetune_batch import FinetuneBatcher
 from simnet.sim.lossy_uplink import LossyUplink
 from simnet.sim.ue import UserEquipment
 from simnet.sim.uplink import Uplink
@@ -36,6 +37,7 @@ def run_variant(world: World, spec: PolicySpec, progress: ProgressFn | None = No
     bs = BaseStation(env, uplink.delivered["csi"], uplink.delivered["update"],
                 [copy.deepcopy(world.codec) for _ in world.samples], world.samples, world.h,
                 sc.system.snr_db, sc.downlink.slot_period_s, log, sc.downlink.max_served_per_slot)
+    batcher = FinetuneBatcher() if sc.ues.batch_finetunes else None
     for u, smp in enumerate(world.samples):
         cls = POLICIES.get(spec.type)
         # the config validated once at load time; a test double without one is built from its keywords
@@ -43,7 +45,7 @@ def run_variant(world: World, spec: PolicySpec, progress: ProgressFn | None = No
         rng = np.random.default_rng(world.ue_seeds[u])
         policy.reset(rng)
         UserEquipment(env, u, smp, world.measured(u), world.report_every, copy.deepcopy(world.codec), policy, uplink,
-                      rng, sc.ues.window_max, sc.ues.seconds_per_step, log, sc.uplink.report_crc)
+                      rng, sc.ues.window_max, sc.ues.seconds_per_step, log, sc.uplink.report_crc, batcher)
     t_end = world.t_end_s
     steps = 50
     for k in range(1, steps + 1):

@@ -14,6 +14,7 @@ from simnet.codecs.fingerprint import decoder_fingerprint
 from simnet.coding.crc import protect
 from simnet.sim.batching import EncodeAhead
 from simnet.sim.beamforming import nmse, to_db
+from simnet.sim.finetune_batch import FinetuneBatcher
 from simnet.sim.mobility import TrackSamples
 from simnet.sim.packets import ModelUpdate, Packet
 from simnet.sim.uplink import Uplink
@@ -43,6 +44,9 @@ class UserEquipment:
         log: where the UE appends one dict per report and per fine-tune.
         report_crc: the CRC each report carries (``uplink.report_crc``: ``"none"``, ``"nr"`` or a generator
             of :mod:`simnet.coding.crc`); its bits go into the report's uplink packet.
+        batcher: the run's :class:`~simnet.sim.finetune_batch.FinetuneBatcher` (``ues.batch_finetunes``): a
+            fine-tune it can batch is submitted when it starts and computed, with the other UEs' pending ones,
+            when its compute time is over; None: every fine-tune runs alone when it starts.
     """
 
     def __init__(
@@ -60,6 +64,7 @@ class UserEquipment:
         seconds_per_step: float,
         log: dict[str, list[dict[str, Any]]],
         report_crc: str = "none",
+        batcher: FinetuneBatcher | None = None,
     ) -> None:
         self.env = env
         self.index = index
@@ -75,6 +80,7 @@ class UserEquipment:
         self.seconds_per_step = seconds_per_step
         self.log = log
         self.report_crc = report_crc
+        self.batcher = batcher
         self.busy = False
         self.window_start = 0
         self.encoded = EncodeAhead(h, range(0, len(samples), report_every))
@@ -110,8 +116,14 @@ class UserEquipment:
         window = self.h[lo : i + 1]
         start_before, self.window_start = self.window_start, i + 1
         t_start = env.now
-        result = self.policy.update(self.codec, window, self.rng)
-        yield env.timeout(result.num_steps * self.seconds_per_step)
+        procedure = self.batcher.procedure(self.policy, self.codec) if self.batcher is not None else None
+        if procedure is not None and self.batcher is not None:
+            request = self.batcher.submit(self.policy, procedure, self.codec, window, self.rng)
+            yield env.timeout(request.num_steps * self.seconds_per_step)
+            result = self.batcher.result(request)
+        else:
+            result = self.policy.update(self.codec, window, self.rng)
+            yield env.timeout(result.num_steps * self.seconds_per_step)
         row = {"ue": self.index, "t_start_s": t_start, "t_done_s": env.now, "distance_m": float(self.samples.s_m[i]),
                "num_window": len(window), "num_steps": result.num_steps, "update_bits": result.update_bits,
                "delivery": self.policy.delivery, "declined": result.declined,
