@@ -47,7 +47,6 @@ class FinetuneBatcher:
 
     def __init__(self) -> None:
         self.pending: list[Request] = []
-        self.batch_sizes: list[int] = []  # users per batched call, in call order (what the batching achieved)
 
     @staticmethod
     def procedure(policy: Any, codec: Any) -> str | None:
@@ -73,7 +72,6 @@ class FinetuneBatcher:
             self.pending = [r for r in self.pending if r.key != req.key]
             results = batched_finetune([r.codec for r in group], [r.window for r in group], [r.rng for r in group],
                                        req.procedure, req.policy.how.cfg)  # type: ignore[arg-type]
-            self.batch_sizes.append(len(group))
             for r, res in zip(group, results, strict=True):
                 r.result = r.policy.finish_batched(res)
         assert req.result is not None
