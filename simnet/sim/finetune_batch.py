@@ -6,17 +6,16 @@
         ``batched_finetune`` call (torch.func.vmap over the stacked parameters) --> a's and b's UpdateResults
 
 Why the results equal the sequential ones: a batchable fine-tune (``ComposedPolicy.batched_procedure``) depends
-only on what is fixed when it starts: the UE's codec (snapshotted at submit), its window and its own generator
-(which nothing else draws from while the UE is busy), under a trigger that does not learn from the result. So it
-may be computed later, at the latest when the UE needs it; ``batched_finetune`` advances each generator as the
-sequential procedure does and its results agree to float32 rounding (``tests/learning/test_batched.py``;
-``tests/sim/test_finetune_batch.py`` checks a whole run). One group shares the codec class, the procedure, the
+only on what is fixed when it starts: the UE's codec (which it keeps until its update is done; ``batched_finetune``
+copies it), its window and its own generator (which nothing else draws from while the UE is busy), under a
+trigger that does not learn from the result. So it may be computed later, at the latest when the UE needs it;
+``batched_finetune`` advances each generator as the sequential procedure does and its results agree to float32
+rounding (``tests/learning/test_batched.py``; ``tests/sim/test_finetune_batch.py`` checks a whole run). One group shares the codec class, the procedure, the
 fine-tune settings and the mini-batch size.
 """
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,11 +54,12 @@ class FinetuneBatcher:
         return batched(codec) if batched is not None else None
 
     def submit(self, policy: Any, procedure: str, codec: Any, window: np.ndarray, rng: np.random.Generator) -> Request:
-        """Queue a fine-tune: ``codec`` is copied now (the UE's own may change before the batch runs)."""
+        """Queue a fine-tune of ``codec``: the UE's own, which it keeps unchanged while busy (no copy here:
+        ``batched_finetune`` trains copies)."""
         window = policy.cut(window)
         cfg = policy.how.cfg
         key = (type(codec), procedure, repr(cfg), min(cfg.batch_size, len(window)))
-        req = Request(policy, copy.deepcopy(codec), window, rng, procedure, key)
+        req = Request(policy, codec, window, rng, procedure, key)
         self.pending.append(req)
         return req
 
