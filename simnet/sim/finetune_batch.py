@@ -10,8 +10,8 @@ only on what is fixed when it starts: the UE's codec (which it keeps until its u
 copies it), its window and its own generator (which nothing else draws from while the UE is busy), under a
 trigger that does not learn from the result. So it may be computed later, at the latest when the UE needs it;
 ``batched_finetune`` advances each generator as the sequential procedure does and its results agree to float32
-rounding (``tests/learning/test_batched.py``; ``tests/sim/test_finetune_batch.py`` checks a whole run). One group shares the codec class, the procedure, the
-fine-tune settings and the mini-batch size.
+rounding (``tests/learning/test_batched.py``; ``tests/sim/test_finetune_batch.py`` checks a whole run).
+One group shares the codec class, the procedure, the fine-tune settings and the mini-batch size.
 """
 
 from __future__ import annotations
