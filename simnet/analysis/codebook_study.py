@@ -6,9 +6,9 @@ report size ``8 * len(stream)`` and the mean SGCS of what the BS decodes against
 measured (``simnet.sim.beamforming.sgcs``, 4-subcarrier subbands). No mobility, no model updates: the codec's
 own SGCS at the report. The neural codecs are every shipped checkpoint of the grid: the H-domain ones
 (``learned-transform``, ``rd-crnet`` and its family, ``bit-alloc``, ``csi-inr``; trained on NMSE) and
-``eigen-sgcs`` (per-subband directions, trained on SGCS). Rows fall into the payload buckets of :data:`BUCKETS`
-by their real bits per report; the bucket table sets the best eType II setting of each bucket beside the best
-direction-domain and the best H-domain neural one.
+``eigen-sgcs`` and ``eigen-crnet`` (per-subband directions, trained on SGCS). Rows fall into the payload buckets
+of :data:`BUCKETS` by their real bits per report; the bucket table sets the best eType II setting of each bucket
+beside the best direction-domain and the best H-domain neural one.
 
     python -m simnet.analysis.codebook_study [--num-samples 200] [--out docs/codebooks_sgcs]
 """
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simnet.codecs import CODECS, load_codec, shipped_checkpoints
+from simnet.codecs import CODECS, DirectionCodec, load_codec, shipped_checkpoints
 from simnet.codecs.checkpoint import codec_type
 from simnet.files import atomic_write
 from simnet.sim.beamforming import nmse, sgcs, to_db
@@ -96,8 +96,8 @@ def to_markdown(df: pd.DataFrame) -> str:
                          f"{r.nmse_db:.2f} |")
         lines.append("")
     lines += ["### Best per payload bucket", "",
-              "| preset | bucket | eType II (bits, SGCS) | eigen-sgcs (bits, SGCS) | gain | best H-domain neural "
-              "(bits, SGCS) | gain |", "|---|---|---|---|---:|---|---:|"]
+              "| preset | bucket | eType II (bits, SGCS) | best direction-domain neural (bits, SGCS) | gain | "
+              "best H-domain neural (bits, SGCS) | gain |", "|---|---|---|---|---:|---|---:|"]
     for r in bucket_table(df).itertuples():
         lines.append(f"| {r.preset} | {r.bucket} | {r.etype2} | {r.neural} | {r.gain_neural} | {r.h_domain} | "
                      f"{r.gain_h_domain} |")
@@ -106,12 +106,14 @@ def to_markdown(df: pd.DataFrame) -> str:
 
 
 CODEBOOK_FAMILIES = ("etype2", "type1")
-DIRECTION_FAMILIES = ("eigen-sgcs",)
-"""Neural families that report per-subband directions (trained on SGCS); every other neural family codes H."""
+DIRECTION_FAMILIES = tuple(name for name in CODECS.names()
+                           if isinstance(CODECS.get(name), type) and issubclass(CODECS.get(name), DirectionCodec))
+"""Neural families that report per-subband directions (trained on SGCS: ``eigen-sgcs``, ``eigen-crnet``); every
+other neural family codes H."""
 
 
 def bucket_table(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (preset, bucket): the best-SGCS eType II row, the best direction-domain neural row (eigen-sgcs) and the
+    """Per (preset, bucket): the best-SGCS eType II row, the best direction-domain neural row (SGCS-trained) and the
     best H-domain neural row (any other shipped codec, trained on NMSE), as text, and each neural row's SGCS
     minus eType II's."""
     kinds = {"etype2": df.family == "etype2", "neural": df.family.isin(DIRECTION_FAMILIES),

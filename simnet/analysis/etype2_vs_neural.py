@@ -12,6 +12,7 @@ against total bits per report, model-update bits included) and one figure: SGCS 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,30 +21,38 @@ import pandas as pd
 from simnet.errors import DataError
 
 _STYLE = {"etype2": ("o-", "tab:blue"), "type1": ("s", "tab:gray"), "eigen-sgcs": ("^-", "tab:red"),
+          "eigen-crnet": ("D-", "tab:purple"), "rd-crnet": ("v-", "tab:orange"),
           "learned-transform": ("v-", "tab:green")}
+CODEBOOKS = ("etype2", "type1")
 
 
 def read_runs(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
-    """Every summary row of the run folders, with ``run`` (the folder's name) and ``codec`` (from it) added."""
+    """Every summary row of the run folders, with ``run`` (the folder's name) and ``codec`` (the codec type its
+    ``manifest.json`` records) added."""
     parts = []
     for run in run_dirs:
-        path = Path(run) / "summary.csv"
-        if not path.is_file():
-            raise DataError(f"{path}: no summary.csv; run the scenario into {run} first")
+        path, manifest = Path(run) / "summary.csv", Path(run) / "manifest.json"
+        if not path.is_file() or not manifest.is_file():
+            raise DataError(f"{run}: no summary.csv and manifest.json; run the scenario into {run} first")
+        try:
+            codec = str(json.loads(manifest.read_text())["codec"]["type"])
+        except (ValueError, KeyError, TypeError):
+            raise DataError(f"{manifest}: unreadable or without codec.type; rerun the scenario into {run}") from None
         df = pd.read_csv(path)
         df.insert(0, "run", Path(run).name.rsplit("-", 2)[0])  # run_sim.py appends -YYYYMMDD-HHMMSS
+        df.insert(1, "codec", codec)
         parts.append(df)
     return pd.concat(parts, ignore_index=True)
 
 
 def sim_table(runs: pd.DataFrame) -> str:
     """Markdown: one row per (run, variant), sorted by total bits per report."""
-    lines = ["| run | variant | latent bits/report | update bits/report | total bits/report | SGCS at use | "
-             "SGCS at report | SE MRT [bit/s/Hz] | updates |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| run | codec | variant | latent bits/report | update bits/report | total bits/report | SGCS at use | "
+             "SGCS at report | SE MRT [bit/s/Hz] | updates |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in runs.sort_values("total_bits_per_report").itertuples():
-        lines.append(f"| {r.run} | {r.variant} | {r.latent_bits_per_report:.1f} | {r.update_bits_per_report:.1f} | "
-                     f"{r.total_bits_per_report:.1f} | {r.sgcs:.4f} | {r.sgcs_report:.4f} | {r.se_bps_hz:.3f} | "
-                     f"{r.num_model_updates:.0f} |")
+        lines.append(f"| {r.run} | {r.codec} | {r.variant} | {r.latent_bits_per_report:.1f} | "
+                     f"{r.update_bits_per_report:.1f} | {r.total_bits_per_report:.1f} | {r.sgcs:.4f} | "
+                     f"{r.sgcs_report:.4f} | {r.se_bps_hz:.3f} | {r.num_model_updates:.0f} |")
     return "\n".join(lines)
 
 
@@ -69,8 +78,9 @@ def plot(study: pd.DataFrame, runs: pd.DataFrame, path: str | Path) -> None:
     axes[0].legend(fontsize=8)
     ax = axes[-1]
     for r in runs.itertuples():
-        neural = "eigen" in r.run and "pc" not in r.run and "type1" not in r.run
-        ax.plot(r.total_bits_per_report, r.sgcs, "^" if neural else "o", color="tab:red" if neural else "tab:blue")
+        neural = r.codec not in CODEBOOKS
+        marker, color = _STYLE.get(r.codec, (".-", "k"))
+        ax.plot(r.total_bits_per_report, r.sgcs, marker[0], color=color)
         ax.annotate(r.variant if neural else r.run.replace("etype2_vs_neural_", ""), (r.total_bits_per_report, r.sgcs),
                     fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_title("simulator, at time of use (update bits counted)")

@@ -20,7 +20,8 @@ from simnet.codecs.checkpoint import (
 )
 from simnet.codecs.common import RDCodec, rd_loss
 from simnet.codecs.csi_inr import CSIINR
-from simnet.codecs.eigen_sgcs import EigenSGCSCodec, sgcs_of_directions
+from simnet.codecs.eigen_crnet import EigenCRNet
+from simnet.codecs.eigen_sgcs import DirectionCodec, EigenSGCSCodec, sgcs_of_directions
 from simnet.codecs.etype2 import EType2Codec
 from simnet.codecs.learned_transform import LearnedTransformCodec
 from simnet.codecs.nr_codebook import CodebookCodec
@@ -38,6 +39,8 @@ __all__ = [
     "Codec",
     "CRNetTransforms",
     "CSIINR",
+    "DirectionCodec",
+    "EigenCRNet",
     "CodebookCodec",
     "EigenSGCSCodec",
     "EType2Codec",

@@ -37,84 +37,38 @@ def sgcs_of_directions(v: torch.Tensor, w_hat: torch.Tensor) -> torch.Tensor:
     return torch.where(power > _EPS, inner / power.clamp_min(_EPS), torch.zeros_like(inner)).mean(-1)
 
 
-@register_codec("eigen-sgcs")
-class EigenSGCSCodec(RDCodec):
-    """An MLP autoencoder of the per-subband directions in the angular-delay domain, loss lambda (1 - SGCS) + bits.
+def subband_delay_pair(bs_array: tuple[int, int] | list[int], num_subbands: int, num_delay_taps: int,
+                       scale: float = 1.0, num_zero_taps: int = 0) -> tuple[ComplexLinear2D, ComplexLinear2D]:
+    """The forward and inverse angular / subband-delay transforms of the per-subband directions.
+
+    Forward: v^T [B, A, N3] -> x [B, A, T], the unitary 2-D DFT over the ``bs_array`` (rows, cols) times
+    ``scale`` and the unitary IDFT over the subbands, of which T taps are kept: the lowest T - T // 4 and the
+    T // 4 wrapped negative ones, in that order of delay (so neighbouring taps are neighbours on the axis).
+    ``num_zero_taps`` all-zero taps follow (a convolutional codec's image padded to a multiple of 4 columns).
+    Inverse: the adjoint of the unscaled transform (the dropped taps are zero).
+    """
+    taps = (np.arange(num_delay_taps) - num_delay_taps // 4) % num_subbands
+    angle = np.kron(unitary_dft(int(bs_array[0])), unitary_dft(int(bs_array[1])))
+    subband = np.conj(unitary_dft(num_subbands))[:, taps]  # [N3, T]: directions over subbands -> kept delay taps
+    subband = np.pad(subband, ((0, 0), (0, num_zero_taps)))
+    return ComplexLinear2D(angle * scale, subband), ComplexLinear2D(np.conj(angle).T, np.conj(subband).T)
+
+
+class DirectionCodec(RDCodec):
+    """Base of the codecs that report the per-subband directions and are trained on SGCS (the 3GPP target).
 
     The target is what SGCS scores and what eType II reports: the dominant direction v_j of every PMI
     subband (:func:`simnet.subbands.subband_directions`; for a single-antenna UE the subband's channel
     direction), unit norm, phase-normalised (the strongest antenna's entry real and positive on every
-    subband, so a path's delay phase does not spread its energy over the subband-delay axis). The unitary
-    2-D angular DFT over the array and the unitary DFT over the subbands make it sparse; an MLP maps it to
-    ``C`` latents with a DeepFactorized prior each; the BS decodes unit-norm directions w_hat_j and holds
-    them as h_hat[:, k] = conj(w_hat_j) on subband j's subcarriers (the codebooks' BS view, so MRT on h_hat
-    transmits w_hat_j; NMSE against h is not meaningful for it, SGCS is). No norm code is sent::
-
-        h [B,A,S] ─subband directions, phase-normalised─> v [B,N3,A] ─angle DFT, subband DFT, T taps─> x [B,2*A*T]
-          ─dense H─LeakyReLU─dense C─> y [B,C,1] ─quantize─> q ─range coder─> bytes
-        bytes ─> q ─> y_hat ─dense H─LeakyReLU─dense 2*A*T─> x_hat ─inverse DFTs, unit norm─> w_hat [B,N3,A]
-          ─conj, repeat over the subband─> h_hat [B,A,S]
-
-    Parameters: about 2 * (2 A T) H (A = 64, T = N3 = 16, H = 64: 0.27 M).
-
-    Args:
-        num_bs_ant: A, BS antennas.
-        num_subcarriers: S, OFDM subcarriers.
-        bs_array: (rows, cols) of the BS planar array for the angular DFT; None: square if A is a square.
-        subband_size: subcarriers per subband (N3 = ceil(S / subband_size)), as SGCS scores them.
-        num_hidden: H, width of the hidden layer of encoder and decoder.
-        num_latent: C, latents per report.
-        num_delay_taps: T, subband-delay taps kept (the lowest T - T // 4 and the T // 4 wrapped negative
-            ones; None: all N3). Fewer taps cap SGCS (o1_like: T = 8 of 16 keeps 0.90) but halve the net.
-        seed: seed of the explicit generator that initialises the weights.
+    subband, so a path's delay phase does not spread its energy over the subband-delay axis). The BS decodes
+    unit-norm directions w_hat_j and holds them as h_hat[:, k] = conj(w_hat_j) on subband j's subcarriers
+    (the codebooks' BS view, so MRT on h_hat transmits w_hat_j; NMSE against h is not meaningful for it,
+    SGCS is). No norm code is sent. A subclass sets ``subband_size`` and implements
+    :meth:`encode_directions` and :meth:`decode_directions`; this class does the rest.
     """
 
-    decoder_modules = ("synthesis_net", "prior")
     norm_code_bits = 0
-
-    def __init__(self, num_bs_ant: int = 64, num_subcarriers: int = 64,
-                 bs_array: tuple[int, int] | list[int] | None = None, subband_size: int = SGCS_SUBBAND_SIZE,
-                 num_hidden: int = 64, num_latent: int = 16, num_delay_taps: int | None = None,
-                 seed: int = 0) -> None:
-        super().__init__(num_bs_ant, num_subcarriers)
-        bs_array = default_bs_array(num_bs_ant) if bs_array is None else bs_array
-        if len(bs_array) != 2 or int(np.prod(bs_array)) != num_bs_ant:
-            raise ConfigError(f"eigen-sgcs bs_array = {list(bs_array)}: rows * cols must be num_bs_ant "
-                              f"({num_bs_ant})")
-        if not isinstance(subband_size, int) or not 1 <= subband_size <= num_subcarriers:
-            raise ConfigError(f"eigen-sgcs subband_size = {subband_size!r}: must be an integer in "
-                              f"[1, {num_subcarriers}]")
-        for key, value in (("num_hidden", num_hidden), ("num_latent", num_latent)):
-            if not isinstance(value, int) or not 1 <= value <= 1024:
-                raise ConfigError(f"eigen-sgcs {key} = {value!r}: must be an integer in [1, 1024]")
-        self.config = {
-            "num_bs_ant": num_bs_ant, "num_subcarriers": num_subcarriers, "bs_array": [int(v) for v in bs_array],
-            "subband_size": subband_size, "num_hidden": num_hidden, "num_latent": num_latent, "seed": seed,
-        }  # fmt: skip
-        self.subband_size = subband_size
-        self.num_subbands = n3 = -(-num_subcarriers // subband_size)  # N3
-        num_delay_taps = n3 if num_delay_taps is None else num_delay_taps
-        if not isinstance(num_delay_taps, int) or not 1 <= num_delay_taps <= n3:
-            raise ConfigError(f"eigen-sgcs num_delay_taps = {num_delay_taps!r}: must be an integer in [1, {n3}] "
-                              f"(the number of subbands)")
-        if num_delay_taps != n3:
-            self.config["num_delay_taps"] = num_delay_taps  # absent for all taps: older checkpoints still load
-        self.num_delay_taps = num_delay_taps
-        taps = (np.arange(num_delay_taps) - num_delay_taps // 4) % n3
-        angle = np.kron(unitary_dft(int(bs_array[0])), unitary_dft(int(bs_array[1])))
-        subband = np.conj(unitary_dft(n3))[:, taps]  # [N3, T]: directions over subbands -> kept delay taps
-        self.to_angular_delay = ComplexLinear2D(angle, subband)  # [B, A, N3] -> [B, A, T]
-        self.from_angular_delay = ComplexLinear2D(np.conj(angle).T, np.conj(subband).T)
-        num_in = 2 * num_bs_ant * num_delay_taps
-        self._input_scale = float(np.sqrt(2 * num_bs_ant))  # unit-norm subbands -> unit mean square per dim
-        gen = torch.Generator().manual_seed(int(seed))
-        self.analysis_net = nn.Sequential(dense(num_in, num_hidden, gen), nn.LeakyReLU(0.3),
-                                          dense(num_hidden, num_latent, gen, linear=True))
-        self.synthesis_net = nn.Sequential(dense(num_latent, num_hidden, gen), nn.LeakyReLU(0.3),
-                                           dense(num_hidden, num_in, gen, linear=True))
-        self.prior = FactorizedPrior(num_latent, filters=(3, 3), tail_mass=1e-6, max_symbols=255,
-                                     seed=int(seed) + 1)
-        self._finish_init()
+    subband_size: int
 
     # ------------------------------------------------------------------------------------ the target
     def target_directions(self, h: torch.Tensor) -> torch.Tensor:
@@ -130,18 +84,16 @@ class EigenSGCSCodec(RDCodec):
         sb = torch.arange(self.num_subcarriers) // self.subband_size
         return torch.conj(w[:, sb, :]).transpose(1, 2).contiguous()
 
-    # ------------------------------------------------------------------------------------ the networks
     def encode_directions(self, v: torch.Tensor) -> torch.Tensor:
-        """v [B, N3, A] complex64 -> y [B, C, 1] float32."""
-        re, im = self.to_angular_delay(v.real.transpose(1, 2), v.imag.transpose(1, 2))
-        x = torch.cat([re.flatten(1), im.flatten(1)], dim=1) * self._input_scale
-        return self.analysis_net(x).unsqueeze(-1)
+        """v [B, N3, A] complex64 -> y [B, C, 1] float32 (one prior channel per latent)."""
+        raise NotImplementedError
 
     def decode_directions(self, y_hat: torch.Tensor) -> torch.Tensor:
         """y_hat [B, C, 1] float32 -> w_hat [B, N3, A] complex64, unit norm per subband."""
-        x = self.synthesis_net(y_hat.squeeze(-1)).reshape(len(y_hat), 2, self.num_bs_ant, self.num_delay_taps)
-        re, im = self.from_angular_delay(x[:, 0], x[:, 1])
-        w = torch.complex(re, im).transpose(1, 2)
+        raise NotImplementedError
+
+    @staticmethod
+    def _unit_subbands(w: torch.Tensor) -> torch.Tensor:
         return w / w.abs().square().sum(-1, keepdim=True).sqrt().clamp_min(_EPS)
 
     def analysis(self, h_n: torch.Tensor) -> torch.Tensor:
@@ -189,3 +141,86 @@ class EigenSGCSCodec(RDCodec):
         """BS side after the coder: (codes [B], q [B, C]) -> h_hat [B, A, S] complex64 (codes unused)."""
         q_t = torch.as_tensor(q, dtype=torch.int64).reshape(-1, *self.latent_shape)
         return self.synthesis(self.prior.dequantize(q_t)).numpy()
+
+
+@register_codec("eigen-sgcs")
+class EigenSGCSCodec(DirectionCodec):
+    """An MLP autoencoder of the per-subband directions in the angular-delay domain, loss lambda (1 - SGCS) + bits.
+
+    The target and the BS view are :class:`DirectionCodec`'s. The unitary 2-D angular DFT over the array and
+    the unitary DFT over the subbands (:func:`subband_delay_pair`) make the directions sparse; an MLP maps
+    them to ``C`` latents with a DeepFactorized prior each::
+
+        h [B,A,S] ─subband directions, phase-normalised─> v [B,N3,A] ─angle DFT, subband DFT, T taps─> x [B,2*A*T]
+          ─dense H─LeakyReLU─dense C─> y [B,C,1] ─quantize─> q ─range coder─> bytes
+        bytes ─> q ─> y_hat ─dense H─LeakyReLU─dense 2*A*T─> x_hat ─inverse DFTs, unit norm─> w_hat [B,N3,A]
+          ─conj, repeat over the subband─> h_hat [B,A,S]
+
+    Parameters: about 2 * (2 A T) H (A = 64, T = N3 = 16, H = 64: 0.27 M).
+
+    Args:
+        num_bs_ant: A, BS antennas.
+        num_subcarriers: S, OFDM subcarriers.
+        bs_array: (rows, cols) of the BS planar array for the angular DFT; None: square if A is a square.
+        subband_size: subcarriers per subband (N3 = ceil(S / subband_size)), as SGCS scores them.
+        num_hidden: H, width of the hidden layer of encoder and decoder.
+        num_latent: C, latents per report.
+        num_delay_taps: T, subband-delay taps kept (the lowest T - T // 4 and the T // 4 wrapped negative
+            ones; None: all N3). Fewer taps cap SGCS (o1_like: T = 8 of 16 keeps 0.90) but halve the net.
+        seed: seed of the explicit generator that initialises the weights.
+    """
+
+    decoder_modules = ("synthesis_net", "prior")
+
+    def __init__(self, num_bs_ant: int = 64, num_subcarriers: int = 64,
+                 bs_array: tuple[int, int] | list[int] | None = None, subband_size: int = SGCS_SUBBAND_SIZE,
+                 num_hidden: int = 64, num_latent: int = 16, num_delay_taps: int | None = None,
+                 seed: int = 0) -> None:
+        super().__init__(num_bs_ant, num_subcarriers)
+        bs_array = default_bs_array(num_bs_ant) if bs_array is None else bs_array
+        if len(bs_array) != 2 or int(np.prod(bs_array)) != num_bs_ant:
+            raise ConfigError(f"eigen-sgcs bs_array = {list(bs_array)}: rows * cols must be num_bs_ant "
+                              f"({num_bs_ant})")
+        if not isinstance(subband_size, int) or not 1 <= subband_size <= num_subcarriers:
+            raise ConfigError(f"eigen-sgcs subband_size = {subband_size!r}: must be an integer in "
+                              f"[1, {num_subcarriers}]")
+        for key, value in (("num_hidden", num_hidden), ("num_latent", num_latent)):
+            if not isinstance(value, int) or not 1 <= value <= 1024:
+                raise ConfigError(f"eigen-sgcs {key} = {value!r}: must be an integer in [1, 1024]")
+        self.config = {
+            "num_bs_ant": num_bs_ant, "num_subcarriers": num_subcarriers, "bs_array": [int(v) for v in bs_array],
+            "subband_size": subband_size, "num_hidden": num_hidden, "num_latent": num_latent, "seed": seed,
+        }  # fmt: skip
+        self.subband_size = subband_size
+        self.num_subbands = n3 = -(-num_subcarriers // subband_size)  # N3
+        num_delay_taps = n3 if num_delay_taps is None else num_delay_taps
+        if not isinstance(num_delay_taps, int) or not 1 <= num_delay_taps <= n3:
+            raise ConfigError(f"eigen-sgcs num_delay_taps = {num_delay_taps!r}: must be an integer in [1, {n3}] "
+                              f"(the number of subbands)")
+        if num_delay_taps != n3:
+            self.config["num_delay_taps"] = num_delay_taps  # absent for all taps: older checkpoints still load
+        self.num_delay_taps = num_delay_taps
+        self.to_angular_delay, self.from_angular_delay = subband_delay_pair(bs_array, n3, num_delay_taps)
+        num_in = 2 * num_bs_ant * num_delay_taps
+        self._input_scale = float(np.sqrt(2 * num_bs_ant))  # unit-norm subbands -> unit mean square per dim
+        gen = torch.Generator().manual_seed(int(seed))
+        self.analysis_net = nn.Sequential(dense(num_in, num_hidden, gen), nn.LeakyReLU(0.3),
+                                          dense(num_hidden, num_latent, gen, linear=True))
+        self.synthesis_net = nn.Sequential(dense(num_latent, num_hidden, gen), nn.LeakyReLU(0.3),
+                                           dense(num_hidden, num_in, gen, linear=True))
+        self.prior = FactorizedPrior(num_latent, filters=(3, 3), tail_mass=1e-6, max_symbols=255,
+                                     seed=int(seed) + 1)
+        self._finish_init()
+
+    # ------------------------------------------------------------------------------------ the networks
+    def encode_directions(self, v: torch.Tensor) -> torch.Tensor:
+        """v [B, N3, A] complex64 -> y [B, C, 1] float32."""
+        re, im = self.to_angular_delay(v.real.transpose(1, 2), v.imag.transpose(1, 2))
+        x = torch.cat([re.flatten(1), im.flatten(1)], dim=1) * self._input_scale
+        return self.analysis_net(x).unsqueeze(-1)
+
+    def decode_directions(self, y_hat: torch.Tensor) -> torch.Tensor:
+        """y_hat [B, C, 1] float32 -> w_hat [B, N3, A] complex64, unit norm per subband."""
+        x = self.synthesis_net(y_hat.squeeze(-1)).reshape(len(y_hat), 2, self.num_bs_ant, self.num_delay_taps)
+        re, im = self.from_angular_delay(x[:, 0], x[:, 1])
+        return self._unit_subbands(torch.complex(re, im).transpose(1, 2))

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from simnet.codecs.angular_delay import angular_delay_pair, default_bs_array
+from simnet.codecs.angular_delay import ComplexLinear2D, angular_delay_pair, default_bs_array
 from simnet.codecs.base import register_codec
 from simnet.codecs.common import SMALL_LR_FINETUNE, SMALL_LR_UPDATE_CODING, RDCodec
 from simnet.codecs.layers import conv2d
@@ -51,7 +51,9 @@ class CRNetTransforms(RDCodec):
           x_hat [B,2,A,T] ─inverse transform (dropped taps zero)─> h_n_hat [B,A,S]
 
     A subclass adds its entropy model, fills ``self.config`` with its own keys too and calls ``_finish_init``.
-    The arguments are those of :class:`RDCRNet`; ``codec_name`` names the codec in error messages.
+    The arguments are those of :class:`RDCRNet`; ``codec_name`` names the codec in error messages; ``front_end``
+    (forward, inverse), if given, replaces the truncated angular-delay transform of the channel by another
+    [B, A, N] -> [B, A, T] pair (``eigen-crnet``: the subband directions' angular / subband-delay transform).
     """
 
     finetune_defaults: ClassVar[dict[str, float]] = SMALL_LR_FINETUNE
@@ -81,6 +83,7 @@ class CRNetTransforms(RDCodec):
         num_latent_channels: int,
         seed: int,
         codec_name: str,
+        front_end: tuple[ComplexLinear2D, ComplexLinear2D] | None = None,
     ) -> None:
         super().__init__(num_bs_ant, num_subcarriers)
         if num_delay_taps is None:
@@ -92,7 +95,7 @@ class CRNetTransforms(RDCodec):
             if not isinstance(value, int) or not 1 <= value <= 256:
                 raise ConfigError(f"{codec_name} {key} = {value!r}: must be an integer in [1, 256]")
         bs_array = default_bs_array(num_bs_ant) if bs_array is None else bs_array
-        self.to_angular_delay, self.from_angular_delay = angular_delay_pair(
+        self.to_angular_delay, self.from_angular_delay = front_end or angular_delay_pair(
             num_bs_ant, num_subcarriers, num_delay_taps, num_precursor_taps, bs_array, codec_name
         )
         self.config = {
