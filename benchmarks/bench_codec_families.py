@@ -13,7 +13,11 @@ ratio), on held-out o1_like channels (the test split, tracks no checkpoint was t
 - ``finetune_s``: one 30-step full-model fine-tune on 80 samples of a quadriga_track window with the codec's
   own fine-tuning defaults, coded update included (median of ``--repeats`` after a warm-up), and its update bits.
 
-    python benchmarks/bench_codec_families.py [--threads 2] [--batch 256] [--repeats 3]
+    python benchmarks/bench_codec_families.py [--threads 2] [--batch 256] [--repeats 3] [--codecs TYPE ...]
+
+``--codecs`` measures only those codec types, with the baseline in the same run, and merges them into the
+existing ``--out`` file: their entries and their ratios (against that run's baseline, kept in their entry as
+``same_run_baseline``) replace the file's; the other families and the file's baseline stay as they were.
 """
 
 from __future__ import annotations
@@ -97,6 +101,8 @@ def main() -> None:
     parser.add_argument("--num-test", type=int, default=400)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", default=str(OUT))
+    parser.add_argument("--codecs", nargs="+", metavar="TYPE",
+                        help="only these codec types (and the baseline), merged into the existing --out file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from simnet.learning.pretrain import sample_channels
@@ -107,18 +113,41 @@ def main() -> None:
     by_type: dict[str, list[Path]] = {}
     for path in shipped_checkpoints():
         by_type.setdefault(checkpoint_header(path)["type"], []).append(path)
+    names = sorted(set(by_type) - {BASELINE}) if args.codecs is None else sorted(set(args.codecs) - {BASELINE})
+    unknown = [n for n in names if n not in by_type]
+    if unknown:
+        parser.error(f"--codecs: no shipped checkpoint of {unknown}; shipped: {', '.join(sorted(by_type))}")
     result: dict[str, Any] = {"torch_threads": torch.get_num_threads(), "batch": args.batch,
                               "num_test": args.num_test, "baseline": BASELINE, "codecs": {}}  # fmt: skip
-    for name in [BASELINE] + sorted(set(by_type) - {BASELINE}):
+    for name in [BASELINE, *names]:
         result["codecs"][name] = family(by_type[name], h_test, h_rate, window, args.repeats)
         print(name, json.dumps({k: v for k, v in result["codecs"][name].items() if k != "rd"}), flush=True)
     base = result["codecs"][BASELINE]
-    keys = ("flops_per_report", "num_params", "num_decoder_params", "reports_per_s", "single_call_reports_per_s",
-            "finetune_s")  # fmt: skip
-    result["ratios_vs_baseline"] = {name: {k: c[k] / base[k] for k in keys}
-                                    for name, c in result["codecs"].items()}  # fmt: skip
+    ratios = {name: {k: c[k] / base[k] for k in RATIO_KEYS} for name, c in result["codecs"].items()}
+    if args.codecs is not None:
+        result = merged(json.loads(Path(args.out).read_text()), result, names, ratios)
+    else:
+        result["ratios_vs_baseline"] = ratios
     write_json(Path(args.out), result)
     print(json.dumps(result["ratios_vs_baseline"], indent=2))
+
+
+RATIO_KEYS = ("flops_per_report", "num_params", "num_decoder_params", "reports_per_s", "single_call_reports_per_s",
+              "finetune_s")  # fmt: skip
+
+
+def merged(old: dict[str, Any], run: dict[str, Any], names: list[str],
+           ratios: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """``old`` (a full run's file) with ``names``' entries and ratios from ``run``, each entry keeping the cost
+    numbers of its own run's baseline (throughput depends on the machine's load: only same-run ratios compare)."""
+    base = run["codecs"][BASELINE]
+    same_run = {k: base[k] for k in ("reports_per_s", "single_call_reports_per_s", "finetune_s")}
+    out = {**old, "codecs": dict(old["codecs"]), "ratios_vs_baseline": dict(old["ratios_vs_baseline"])}
+    for name in names:
+        out["codecs"][name] = {**run["codecs"][name], "same_run_baseline": {**same_run,
+                               "torch_threads": run["torch_threads"]}}  # fmt: skip
+        out["ratios_vs_baseline"][name] = ratios[name]
+    return out
 
 
 if __name__ == "__main__":

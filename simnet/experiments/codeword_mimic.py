@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -54,6 +55,10 @@ class CodewordMimic:
         batch_size: reports per step; lr: peak lr of plain training and of the mimic stage.
         num_head_filters, binary_kernel: the student encoder (see ``rd-crnet-binary-encoder``).
         scene_seed: scene seed of the preset's channel source.
+        save_student: a .pt path: write the CM student of the first ``cm_schedules`` entry there as a
+            checkpoint (teacher, recipe and held-out RD in its metadata); a path in the shipped folder is entered
+            in ``SHA256SUMS``. The shipped ``rd-crnet-binary-encoder_lambda1.pt`` is this experiment's cosine
+            student (docs/codeword_mimic.md).
     """
 
     title: ClassVar[str] = "Codeword mimic vs plain training of a binary-weight encoder (paper 004 Table I)"
@@ -70,6 +75,7 @@ class CodewordMimic:
     num_head_filters: int = field(default=8, metadata={"ge": 1, "le": 256})
     binary_kernel: int = field(default=5, metadata={"ge": 1, "le": 9})
     scene_seed: int = field(default=0, metadata={"ge": 0})
+    save_student: str | None = None
 
     def __post_init__(self) -> None:
         from simnet.codecs import checkpoint_header
@@ -86,6 +92,9 @@ class CodewordMimic:
             choice(f"cm_schedules[{i}]", name, SCHEDULES)
         if self.binary_kernel % 2 == 0:
             raise ConfigError(f"binary_kernel: {self.binary_kernel} is even; give 1, 3, 5, 7 or 9")
+        if self.save_student is not None and Path(self.save_student).suffix != ".pt":
+            raise ConfigError(f"save_student: {self.save_student!r} is not a .pt path; give e.g. "
+                              f"simnet/codecs/checkpoints/rd-crnet-binary-encoder_lambda1.pt")
 
     def run(self, ctx: RunContext) -> pd.DataFrame:
         from simnet.codecs import codec_lmbda, load_codec
@@ -114,7 +123,26 @@ class CodewordMimic:
             rows.append(self._row(method, student, h_test, y_test, lmbda, paper.get(paper_key, {}), paper_key))
             ctx.log(f"{method}: {rows[-1]['bits_per_dim']:.4f} bits/dim, {rows[-1]['nmse_db']:.2f} dB "
                     f"({result['steps']} steps, {result['mimic_steps']} mimicking, {result['wall_s']:.0f} s)")
+            if self.save_student is not None and alpha_schedule == self.cm_schedules[0] and fraction > 0.0:
+                saved = self._save(student, teacher, path, h_train, schedule, result, rows[-1], ctx.seed)
+                ctx.log(f"{method}: written to {saved}")
         return pd.DataFrame(rows, columns=COLUMNS)
+
+    def _save(self, student: Any, teacher: Any, teacher_path: Path, h_train: np.ndarray, schedule: Any,
+              result: dict[str, Any], row: dict[str, Any], seed: int) -> Path:
+        """Write the trained student to ``save_student`` with what reproduces and identifies it."""
+        from simnet.codecs import codec_lmbda, data_hash, save_codec
+
+        assert self.save_student is not None
+        meta = {
+            "lmbda": codec_lmbda(teacher), "data_hash": data_hash(h_train), "source": "geometric",
+            "source_preset": self.preset, "source_seed": self.scene_seed, "num_train": self.num_train,
+            "seed": seed, "epochs": self.epochs, "wall_s": result["wall_s"],
+            "teacher": teacher_path.name, "teacher_sha256": teacher.checkpoint_sha256,
+            "recipe": {"method": "codeword mimic", **dataclasses.asdict(schedule)},
+            "held_out": {"num_test": self.num_test, "bits_per_dim": row["bits_per_dim"], "nmse_db": row["nmse_db"]},
+        }  # fmt: skip
+        return save_codec(student, self.save_student, **meta)
 
     @staticmethod
     def _row(method: str, codec: Any, h_test: np.ndarray, y_teacher: torch.Tensor, lmbda: float,

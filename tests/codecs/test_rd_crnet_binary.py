@@ -56,3 +56,24 @@ def test_bad_student_keywords_are_config_errors() -> None:
         _student(binary_kernel=4)
     with pytest.raises(ConfigError, match="num_head_filters"):
         _student(num_head_filters=0)
+
+
+def test_the_shipped_student_is_the_cosine_mimic_student_of_the_shipped_teacher() -> None:
+    from simnet.codecs import load_codec, resolve_checkpoint, shipped_sha256
+    from simnet.experiments import stream_rd
+    from simnet.learning.pretrain import sample_channels
+
+    student = load_codec(resolve_checkpoint("rd-crnet-binary-encoder_lambda1"))
+    teacher = load_codec(resolve_checkpoint("rd-crnet_lambda1"))
+    meta = student.checkpoint_meta
+    assert meta["teacher"] == "rd-crnet_lambda1.pt" and meta["lmbda"] == 1.0
+    assert meta["teacher_sha256"] == shipped_sha256()["rd-crnet_lambda1.pt"]
+    assert meta["recipe"]["alpha_schedule"] == "cosine" and meta["recipe"]["mimic_fraction"] == 0.2
+    assert (meta["num_train"], meta["epochs"], meta["seed"]) == (1920, 20, 0)  # scenarios/paper/004_codeword_mimic
+    assert student.decoder_parameter_names() == teacher.decoder_parameter_names()
+    assert encoder_cost(student)["size_bits"] * 15 < encoder_cost(teacher)["size_bits"]
+    # docs/codeword_mimic.md's "student CM (cosine alpha)" row: 300 held-out o1_like reports, real streams
+    h = sample_channels("o1_like", 300, seed=0, split="test")
+    rd = stream_rd(student, h)
+    assert rd["latent_bpd"] == pytest.approx(0.1074, rel=0.005)
+    assert rd["nmse_db"] == pytest.approx(-7.138, abs=0.02)

@@ -124,13 +124,15 @@ def test_finetune_trace_ends_on_the_update_sent(tmp_path: Path):
 
 @pytest.mark.slow
 def test_codeword_mimic_quick_run_on_a_tiny_world(tmp_path: Path):
-    from simnet.codecs import CODECS, save_codec
+    from simnet.codecs import CODECS, load_codec, save_codec
+    from simnet.errors import ConfigError
 
     teacher = tmp_path / "teacher.pt"  # an untrained 64 x 64 rd-crnet: the recipe, not the teacher, is tested
     save_codec(CODECS.make("rd-crnet", seed=1).eval(), teacher, lmbda=1.0)
     path = ROOT / "scenarios" / "paper" / "004_codeword_mimic.yaml"
+    saved = tmp_path / "student.pt"
     sets = [f"experiment.teacher={teacher}", "experiment.num_train=16", "experiment.num_test=4",
-            "experiment.batch_size=8", "experiment.epochs=2"]
+            "experiment.batch_size=8", "experiment.epochs=2", f"experiment.save_student={saved}"]
     assert _run(tmp_path / "a", "--quick", "--no-plots", *[a for s in sets for a in ("--set", s)], path=path) == 0
     table = pd.read_csv(tmp_path / "a" / "table.csv")
     assert list(table.method) == ["teacher", "student plain", "student CM (cosine alpha)"]
@@ -141,3 +143,10 @@ def test_codeword_mimic_quick_run_on_a_tiny_world(tmp_path: Path):
     assert (table.bs_params == table.bs_params.iloc[0]).all()
     assert list(table.paper_nmse_indoor_db) == [-24.40, -17.39, -19.25]  # paper 004 Table I beside ours
     assert "Verdict, student CM (cosine alpha)" in (tmp_path / "a" / "table.md").read_text()
+    student = load_codec(saved)  # the CM student, as the table scored it
+    meta = student.checkpoint_meta
+    assert meta["teacher"] == "teacher.pt" and meta["recipe"]["mimic_fraction"] == 0.2
+    assert meta["held_out"]["nmse_db"] == pytest.approx(table.nmse_db.iloc[2], abs=1e-4)
+    assert meta["held_out"]["bits_per_dim"] == pytest.approx(table.bits_per_dim.iloc[2], abs=1e-6)
+    with pytest.raises(ConfigError, match="save_student"):
+        load_experiment(path, overrides={"experiment": {"save_student": str(tmp_path / "student.pth")}})
