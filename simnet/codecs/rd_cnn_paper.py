@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import nn
 
@@ -34,6 +36,15 @@ class RDCNNPaper(RDCodec):
     """
 
     decoder_modules = ("synthesis_net", "prior")
+    finetune_defaults: ClassVar[dict[str, float]] = {"lr": 1e-4, "augment_delay_taps": 0.0,
+                                                     "augment_angle_bins": 0.0}
+    """Fine-tuning settings when the scenario gives none: the core paper's (Adam at 1e-4, "used for all
+    simulations" of its fine-tuning section), without the learned transform's shift augmentation (a
+    convolutional codec is shift-equivariant already; measured on rd-crnet). Not measured on this codec: no
+    checkpoint of it is shipped (its ~1.1 GFLOPs per report take hours to pretrain on 2 cores)."""
+    update_coding_defaults: ClassVar[dict[str, float]] = {"t": 1e-4, "sigma_slab": 1e-3}
+    """The update step by the rule measured on rd-crnet (``SMALL_LR_UPDATE_CODING``: a step of 1/30 of the
+    furthest 30 Adam steps move a weight, slab 10 steps wide), scaled to this codec's 10x smaller lr."""
 
     def __init__(
         self,

@@ -226,6 +226,8 @@ def test_a_fine_tune_takes_lr_and_augmentation_from_the_scenario_else_the_codec_
     assert optimisation(conv, FinetuneConfig()) == {"lr": 1e-3, "augment_delay_taps": 0.0, "augment_angle_bins": 0.0}
     given = optimisation(conv, FinetuneConfig.from_kwargs({"lr": 0.01, "augment_angle_bins": 0.5}))
     assert given == {"lr": 0.01, "augment_delay_taps": 0.0, "augment_angle_bins": 0.5}
+    paper = CODECS.make("rd-cnn-paper", num_bs_ant=8, num_subcarriers=8, num_filters=4)
+    assert optimisation(paper, FinetuneConfig()) == {"lr": 1e-4, "augment_delay_taps": 0.0, "augment_angle_bins": 0.0}
 
 
 def test_the_update_coding_comes_from_the_scenario_else_the_codec_else_the_defaults():
@@ -238,6 +240,8 @@ def test_the_update_coding_comes_from_the_scenario_else_the_codec_else_the_defau
     assert update_coding(per_bin, FinetuneConfig()) == UpdateCoding()
     assert update_coding(conv, FinetuneConfig()) == UpdateCoding(t=0.001, sigma_slab=0.01)
     assert update_coding(hyper, FinetuneConfig()) == update_coding(conv, FinetuneConfig())  # the CRNet family's
+    paper = CODECS.make("rd-cnn-paper", num_bs_ant=8, num_subcarriers=8, num_filters=4)
+    assert update_coding(paper, FinetuneConfig()) == UpdateCoding(t=1e-4, sigma_slab=1e-3)  # scaled to its lr 1e-4
     given = FinetuneConfig.from_kwargs({"prior": "uniform", "t": 0.002})
     assert update_coding(conv, given) == UpdateCoding(prior="uniform", t=0.002, sigma_slab=0.01)
     assert update_coding(per_bin, given) == UpdateCoding(prior="uniform", t=0.002)
