@@ -1,6 +1,7 @@
 """Encode time per report of eType II selection vs the shipped learned-transform -> benchmarks/results/codebooks.json.
 
-Both codecs encode the same o1_like held-out channels (default 8x8 array, 64 subcarriers) one report per call,
+Also the SGCS-trained convolutional codec of the same payloads (``eigen-crnet``, lambda 0.12, ~100 bits like
+eType II pc4). All codecs encode the same o1_like held-out channels (default 8x8 array, 64 subcarriers) one report per call,
 the simulator's calling pattern (``compress(h[i:i+1])``), on ``--threads`` torch threads; the eType II time
 is the whole UE side (subband eigenvectors, beam and tap selection, quantization, bit packing). Also the
 batched call (``compress(h)``) per report. ``ratio`` = eType II time / learned-transform time.
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from simnet.analysis.results import package_versions
-from simnet.codecs import CODECS, default_checkpoint, load_codec
+from simnet.codecs import CODECS, default_checkpoint, load_codec, resolve_checkpoint
 from simnet.files import write_json
 
 OUT = Path(__file__).parent / "results" / "codebooks.json"
@@ -56,6 +57,8 @@ def main() -> int:
     h = sample_channels("o1_like", args.num_reports, seed=12345, split="test")
     neural = load_codec(default_checkpoint()).eval()
     results: dict[str, Any] = {"learned-transform (default checkpoint)": timings(neural, h, args.min_s)}
+    conv = load_codec(resolve_checkpoint("eigen-crnet_lambda0.12")).eval()
+    results["eigen-crnet lambda=0.12"] = timings(conv, h, args.min_s)
     for pc in (1, 4, 8):
         codec = CODECS.make("etype2", num_bs_ant=h.shape[1], num_subcarriers=h.shape[2], bs_array=(8, 8),
                             param_combination=pc)
