@@ -1,8 +1,8 @@
 """Encode time per report of eType II selection vs the shipped learned-transform -> benchmarks/results/codebooks.json.
 
 Also the SGCS-trained convolutional codec of the same payloads (``eigen-crnet``, lambda 0.12, ~100 bits like
-eType II pc4). All codecs encode the same o1_like held-out channels (default 8x8 array, 64 subcarriers) one report per call,
-the simulator's calling pattern (``compress(h[i:i+1])``), on ``--threads`` torch threads; the eType II time
+eType II pc4). All codecs encode the same o1_like held-out channels (default 8x8 array, 64 subcarriers) one
+report per call, the simulator's calling pattern (``compress(h[i:i+1])``), on ``--threads`` torch threads; the eType II time
 is the whole UE side (subband eigenvectors, beam and tap selection, quantization, bit packing). Also the
 batched call (``compress(h)``) per report. ``ratio`` = eType II time / learned-transform time.
 
