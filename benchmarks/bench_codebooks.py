@@ -2,9 +2,9 @@
 
 Also the SGCS-trained convolutional codec of the same payloads (``eigen-crnet``, lambda 0.12, ~100 bits like
 eType II pc4). All codecs encode the same o1_like held-out channels (default 8x8 array, 64 subcarriers) one
-report per call, the simulator's calling pattern (``compress(h[i:i+1])``), on ``--threads`` torch threads; the eType II time
-is the whole UE side (subband eigenvectors, beam and tap selection, quantization, bit packing). Also the
-batched call (``compress(h)``) per report. ``ratio`` = eType II time / learned-transform time.
+report per call, the simulator's calling pattern (``compress(h[i:i+1])``), on ``--threads`` torch threads; the
+eType II time is the whole UE side (subband eigenvectors, beam and tap selection, quantization, bit packing).
+Also the batched call (``compress(h)``) per report. ``ratio`` = a codec's time / the learned-transform's time.
 
     python benchmarks/bench_codebooks.py [--num-reports 64] [--threads 2]
 """
