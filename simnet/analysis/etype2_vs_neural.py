@@ -24,6 +24,8 @@ _STYLE = {"etype2": ("o-", "tab:blue"), "type1": ("s", "tab:gray"), "eigen-sgcs"
           "eigen-crnet": ("D-", "tab:purple"), "rd-crnet": ("v-", "tab:orange"),
           "learned-transform": ("v-", "tab:green")}
 CODEBOOKS = ("etype2", "type1")
+_VARIANT_MARKERS = (("never", "o"), ("periodic[interval_m=4]", "^"), ("periodic[interval_m=16]", "v"),
+                    ("periodic", "<"), ("drift", "D"), ("genie", "*"))
 
 
 def read_runs(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
@@ -77,14 +79,19 @@ def plot(study: pd.DataFrame, runs: pd.DataFrame, path: str | Path) -> None:
     axes[0].set_ylabel("SGCS")
     axes[0].legend(fontsize=8)
     ax = axes[-1]
+    used: dict[str, str] = {}
     for r in runs.itertuples():
-        neural = r.codec not in CODEBOOKS
-        marker, color = _STYLE.get(r.codec, (".-", "k"))
-        ax.plot(r.total_bits_per_report, r.sgcs, marker[0], color=color)
-        ax.annotate(r.variant if neural else r.run.replace("etype2_vs_neural_", ""), (r.total_bits_per_report, r.sgcs),
-                    fontsize=7, xytext=(3, 3), textcoords="offset points")
+        color = _STYLE.get(r.codec, (".-", "k"))[1]
+        prefix, marker = next(((p, m) for p, m in _VARIANT_MARKERS if str(r.variant).startswith(p)), ("other", "P"))
+        used[prefix] = marker
+        ax.plot(r.total_bits_per_report, r.sgcs, marker, color=color, ms=6)
+        ax.plot(r.total_bits_per_report, r.sgcs_report, marker, color=color, ms=6, mfc="none", alpha=0.6)
+    for prefix, marker in used.items():
+        ax.plot([], [], marker, color="k", mfc="none", label=prefix)
+    ax.legend(fontsize=7, title="filled: at use, hollow: at report", title_fontsize=7, loc="lower left")
+    ax.set_xscale("log")
     ax.set_title("simulator, at time of use (update bits counted)")
-    ax.set_xlabel("total bits per report")
+    ax.set_xlabel("total bits per report (log)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)

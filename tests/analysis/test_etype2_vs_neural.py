@@ -38,3 +38,14 @@ def test_a_run_without_manifest_is_one_clear_error(tmp_path):
         read_runs([run])
     with pytest.raises(DataError, match="run the scenario into"):
         read_runs([tmp_path / "missing"])
+
+
+def test_the_figure_is_drawn_from_files_only(tmp_path):
+    from simnet.analysis.etype2_vs_neural import plot
+
+    runs = read_runs([_run(tmp_path, "etype2_vs_neural_pc4", "etype2", 97.5),
+                      _run(tmp_path, "etype2_vs_neural_conv", "eigen-crnet", 60.0)])
+    study = pd.DataFrame([{"preset": "o1_like", "family": f, "bits_per_report": b, "sgcs": v}
+                          for f, b, v in (("etype2", 48, 0.71), ("etype2", 98, 0.80), ("eigen-crnet", 105, 0.78))])
+    plot(study, runs, tmp_path / "fig.png")
+    assert (tmp_path / "fig.png").stat().st_size > 10_000
