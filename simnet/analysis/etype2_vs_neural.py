@@ -88,7 +88,8 @@ def plot(study: pd.DataFrame, runs: pd.DataFrame, path: str | Path) -> None:
         ax.plot(r.total_bits_per_report, r.sgcs_report, marker, color=color, ms=6, mfc="none", alpha=0.6)
     for prefix, marker in used.items():
         ax.plot([], [], marker, color="k", mfc="none", label=prefix)
-    ax.legend(fontsize=7, title="filled: at use, hollow: at report", title_fontsize=7, loc="lower left")
+    ax.legend(fontsize=7, title="filled: at use, hollow: at report", title_fontsize=7, loc="center left",
+              bbox_to_anchor=(1.02, 0.5))
     ax.set_xscale("log")
     ax.set_title("simulator, at time of use (update bits counted)")
     ax.set_xlabel("total bits per report (log)")
