@@ -87,3 +87,12 @@ def test_the_shipped_medium_checkpoint_scores_what_the_docs_say():
     h_hat, bits = codec.reconstruct(h)
     assert float(bits.mean()) == pytest.approx(105.28, abs=1.0)
     assert float(sgcs(h, h_hat).mean()) == pytest.approx(0.7810, abs=0.005)
+
+
+def test_it_fine_tunes_with_the_crnet_familys_defaults():
+    from simnet.learning.finetune import FinetuneConfig, optimisation, update_coding
+
+    codec, conv = make(), CODECS.make("rd-crnet", num_bs_ant=16, num_subcarriers=16)
+    assert optimisation(codec, FinetuneConfig()) == optimisation(conv, FinetuneConfig())
+    assert optimisation(codec, FinetuneConfig())["lr"] == 1e-3
+    assert update_coding(codec, FinetuneConfig()) == update_coding(conv, FinetuneConfig())
