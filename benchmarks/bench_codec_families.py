@@ -4,8 +4,8 @@ For every shipped checkpoint (grouped by codec type; the learned-transform codec
 ratio), on held-out o1_like channels (the test split, tracks no checkpoint was trained on):
 
 - ``rd``: bits per real dimension (``8 * len(stream)`` of the real bitstreams), NMSE [dB] and mean SGCS of the
-  decoded reports, per lambda (a codec that reports directions, ``eigen-sgcs``, is scored by SGCS: its NMSE
-  is that of a unit-norm precoder against the channel, meaningless);
+  decoded reports, per lambda (a codec that reports directions, ``eigen-sgcs`` or ``eigen-crnet``, is scored by
+  SGCS: its NMSE is that of a unit-norm precoder against the channel, meaningless);
 - ``flops_per_report`` (encoder + decoder networks, torch's FLOP counter), ``num_params``, ``num_decoder_params``
   (what a model update carries);
 - ``reports_per_s``: compress + decompress of a batch (networks and real range coding), and
