@@ -6,7 +6,9 @@ reports (real streams) and the update's real payload bits. ``never`` (no fine-tu
 free) bound what coding can reach. What it measures: which step suits the scale of each codec's decoder-side
 parameters (``update_coding_defaults`` of the codec classes).
 
-    python benchmarks/bench_update_step.py [--steps 30]
+    python benchmarks/bench_update_step.py [--steps 30] [--case CHECKPOINT:PRESET:START_M ... --out FILE]
+
+``--case`` (repeatable) replaces the default cases, e.g. ``--case bit-alloc_total_bits256:quadriga_track:30``.
 """
 
 from __future__ import annotations
@@ -38,12 +40,18 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--window", type=int, default=80)
     parser.add_argument("--num-eval", type=int, default=200)
+    parser.add_argument("--case", action="append", default=None, metavar="CHECKPOINT:PRESET:START_M",
+                        help="a case to run instead of the defaults (repeatable)")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "update_step.json"))
     args = parser.parse_args()
+    try:
+        chosen = CASES if args.case is None else [(n, p, float(m)) for n, p, m in (c.split(":") for c in args.case)]
+    except ValueError:
+        parser.error(f"--case {args.case}: give CHECKPOINT:PRESET:START_M, e.g. rd-crnet_lambda1:quadriga_track:30")
     torch.set_num_threads(1)
     load_start = os.getloadavg()
     cases = []
-    for name, preset, start_m in CASES:
+    for name, preset, start_m in chosen:
         h = track_channels(preset, args.window + args.num_eval, start_m)
         h_win, h_eval = h[:args.window], h[args.window:]
         codec = load_codec(resolve_checkpoint(name)).eval()
