@@ -115,6 +115,8 @@ def main() -> None:
         by_type.setdefault(checkpoint_header(path)["type"], []).append(path)
     names = sorted(set(by_type) - {BASELINE}) if args.codecs is None else sorted(set(args.codecs) - {BASELINE})
     unknown = [n for n in names if n not in by_type]
+    if args.codecs is not None and not Path(args.out).is_file():
+        parser.error(f"--codecs merges into {args.out}, which does not exist; run once without --codecs first")
     if unknown:
         parser.error(f"--codecs: no shipped checkpoint of {unknown}; shipped: {', '.join(sorted(by_type))}")
     result: dict[str, Any] = {"torch_threads": torch.get_num_threads(), "batch": args.batch,
