@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from simnet.codecs.angular_delay import default_bs_array
 from simnet.codecs.base import register_codec
-from simnet.codecs.eigen_sgcs import DirectionCodec, subband_delay_pair
+from simnet.codecs.eigen_sgcs import DirectionCodec, direction_grid, subband_delay_pair
 from simnet.codecs.rd_crnet import CRNetTransforms
 from simnet.coding.prior import FactorizedPrior
-from simnet.errors import ConfigError
 from simnet.subbands import SGCS_SUBBAND_SIZE
 
 
@@ -58,14 +56,7 @@ class EigenCRNet(DirectionCodec, CRNetTransforms):
         num_latent_channels: int = 8,
         seed: int = 0,
     ) -> None:
-        if not isinstance(subband_size, int) or not 1 <= subband_size <= num_subcarriers:
-            raise ConfigError(f"eigen-crnet subband_size = {subband_size!r}: must be an integer in "
-                              f"[1, {num_subcarriers}]")
-        bs_array = default_bs_array(num_bs_ant) if bs_array is None else bs_array
-        if len(bs_array) != 2 or int(np.prod(bs_array)) != num_bs_ant:
-            raise ConfigError(f"eigen-crnet bs_array = {list(bs_array)}: rows * cols must be num_bs_ant "
-                              f"({num_bs_ant})")
-        n3 = -(-num_subcarriers // subband_size)  # N3
+        bs_array, n3 = direction_grid("eigen-crnet", num_bs_ant, num_subcarriers, bs_array, subband_size)
         num_columns = n3 + (-n3) % 4  # two stride-2 convolutions: zero columns pad the image to a multiple of 4
         front_end = subband_delay_pair(bs_array, n3, n3, scale=float(np.sqrt(2 * num_bs_ant)),
                                        num_zero_taps=num_columns - n3)

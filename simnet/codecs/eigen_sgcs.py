@@ -37,6 +37,21 @@ def sgcs_of_directions(v: torch.Tensor, w_hat: torch.Tensor) -> torch.Tensor:
     return torch.where(power > _EPS, inner / power.clamp_min(_EPS), torch.zeros_like(inner)).mean(-1)
 
 
+def direction_grid(name: str, num_bs_ant: int, num_subcarriers: int, bs_array: tuple[int, int] | list[int] | None,
+                   subband_size: int) -> tuple[tuple[int, int], int]:
+    """A direction codec's checked (rows, cols) of the BS array (None: square if A is a square) and N3 subbands.
+
+    Raises:
+        ConfigError: one line naming the codec ``name`` and the bad option.
+    """
+    bs_array = default_bs_array(num_bs_ant) if bs_array is None else bs_array
+    if len(bs_array) != 2 or int(np.prod(bs_array)) != num_bs_ant:
+        raise ConfigError(f"{name} bs_array = {list(bs_array)}: rows * cols must be num_bs_ant ({num_bs_ant})")
+    if not isinstance(subband_size, int) or not 1 <= subband_size <= num_subcarriers:
+        raise ConfigError(f"{name} subband_size = {subband_size!r}: must be an integer in [1, {num_subcarriers}]")
+    return (int(bs_array[0]), int(bs_array[1])), -(-num_subcarriers // subband_size)
+
+
 def subband_delay_pair(bs_array: tuple[int, int] | list[int], num_subbands: int, num_delay_taps: int,
                        scale: float = 1.0, num_zero_taps: int = 0) -> tuple[ComplexLinear2D, ComplexLinear2D]:
     """The forward and inverse angular / subband-delay transforms of the per-subband directions.
@@ -177,13 +192,7 @@ class EigenSGCSCodec(DirectionCodec):
                  num_hidden: int = 64, num_latent: int = 16, num_delay_taps: int | None = None,
                  seed: int = 0) -> None:
         super().__init__(num_bs_ant, num_subcarriers)
-        bs_array = default_bs_array(num_bs_ant) if bs_array is None else bs_array
-        if len(bs_array) != 2 or int(np.prod(bs_array)) != num_bs_ant:
-            raise ConfigError(f"eigen-sgcs bs_array = {list(bs_array)}: rows * cols must be num_bs_ant "
-                              f"({num_bs_ant})")
-        if not isinstance(subband_size, int) or not 1 <= subband_size <= num_subcarriers:
-            raise ConfigError(f"eigen-sgcs subband_size = {subband_size!r}: must be an integer in "
-                              f"[1, {num_subcarriers}]")
+        bs_array, n3 = direction_grid("eigen-sgcs", num_bs_ant, num_subcarriers, bs_array, subband_size)
         for key, value in (("num_hidden", num_hidden), ("num_latent", num_latent)):
             if not isinstance(value, int) or not 1 <= value <= 1024:
                 raise ConfigError(f"eigen-sgcs {key} = {value!r}: must be an integer in [1, 1024]")
@@ -192,7 +201,7 @@ class EigenSGCSCodec(DirectionCodec):
             "subband_size": subband_size, "num_hidden": num_hidden, "num_latent": num_latent, "seed": seed,
         }  # fmt: skip
         self.subband_size = subband_size
-        self.num_subbands = n3 = -(-num_subcarriers // subband_size)  # N3
+        self.num_subbands = n3
         num_delay_taps = n3 if num_delay_taps is None else num_delay_taps
         if not isinstance(num_delay_taps, int) or not 1 <= num_delay_taps <= n3:
             raise ConfigError(f"eigen-sgcs num_delay_taps = {num_delay_taps!r}: must be an integer in [1, {n3}] "
