@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from simnet.codecs import CODECS, load_codec
@@ -30,6 +29,7 @@ from simnet.codecs.checkpoint import CHECKPOINT_DIR
 from simnet.codecs.normalization import norm_code, normalize
 from simnet.files import write_json
 from simnet.learning.pretrain import sample_channels
+from simnet.sim.beamforming import nmse, to_db
 
 OUT = Path(__file__).parent / "results" / "csi_inr_diagnosis.json"
 PROBES: dict[str, dict[str, Any]] = {
@@ -44,8 +44,7 @@ PROBES: dict[str, dict[str, Any]] = {
 
 def _nmse_db(h_hat: torch.Tensor, h_n: torch.Tensor) -> float:
     """Mean per-report NMSE [dB] of [B, A, S] complex tensors."""
-    err = (h_hat - h_n).abs().square().flatten(1).sum(1) / h_n.abs().square().flatten(1).sum(1)
-    return float(10 * np.log10(float(err.mean())))
+    return float(to_db(nmse(h_n.detach().numpy(), h_hat.detach().numpy()).mean()))
 
 
 def encoder_gap(codec: Any, h_n: torch.Tensor, adam_steps: int) -> dict[str, float]:

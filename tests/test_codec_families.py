@@ -42,3 +42,16 @@ def test_an_unknown_checkpoint_is_one_line_before_any_run(tmp_path: Path):
 
     with pytest.raises(ConfigError, match="--checkpoints: 'nope' not found"):
         run_codec_families("scenarios/codec_families.yaml", ["nope"], ["o2_dynamic_like"], tmp_path, None, 1)
+
+
+def test_the_long_interval_scenario_is_the_study_with_its_short_intervals_cut():
+    """scenarios/codec_families_long_intervals.yaml (rd-cnn-paper's rows) must stay the same world as
+    scenarios/codec_families.yaml, or its rows stop comparing with the other families'."""
+    from simnet.config import load_scenario
+
+    full, long = (load_scenario(f"scenarios/{n}.yaml") for n in ("codec_families", "codec_families_long_intervals"))
+    for key in ("seed", "system", "channel", "ues", "codec", "uplink", "downlink"):
+        assert getattr(long, key) == getattr(full, key), key
+    kept = [p for p in full.policies if p.type != "periodic" or dict(p.kwargs)["interval_m"] >= 8]
+    assert [(p.label, p.kwargs) for p in long.policies] == [(p.label, p.kwargs) for p in kept]
+    assert len(kept) < len(full.policies)
